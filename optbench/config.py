@@ -1,0 +1,648 @@
+"""YAML -> validated, frozen config models. The only place that reads or validates a config.
+
+Every problem surfaces as one :class:`ConfigError` whose message names the file, the line, the key
+path, the rule broken and the value received, and suggests the closest valid name for a typo::
+
+    paraboloid.yaml:14: optimizers[1].betta: unknown key (did you mean 'betas'?)
+
+The models are generated from the registries in :mod:`optbench.functions` and
+:mod:`optbench.optimizers`, so a constraint is written once, next to the update rule.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import inspect
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
+
+import numpy as np
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
+
+from .functions import FUNCTIONS
+from .optimizers import OPTIMIZERS, Hyperparameter
+
+
+class ConfigError(ValueError):
+    """A config that cannot be run; the message is one line, ready for the user."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps: a hyperparameter is a value or a list / linspace / logspace of values.
+
+
+class Sweep(BaseModel):
+    """The values one hyperparameter takes, and how they were spaced (for plot axes)."""
+
+    model_config = ConfigDict(frozen=True)
+    values: tuple[Any, ...]
+    scale: Literal["single", "list", "linear", "log"]
+
+    @property
+    def is_sweep(self) -> bool:
+        return len(self.values) > 1
+
+
+_SWEEP_FORMS = "a number, a list of numbers, {linspace: [start, stop, num]} or {logspace: [start, stop, num]}"
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _parse_float_sweep(raw, hyper: Hyperparameter, label: str) -> Sweep:
+    if isinstance(raw, Sweep):
+        return raw
+    if _is_number(raw):
+        sweep = Sweep(values=(float(raw),), scale="single")
+    elif isinstance(raw, list):
+        if not raw or not all(_is_number(v) for v in raw):
+            raise ValueError(f"must be {_SWEEP_FORMS}, got {raw!r}")
+        sweep = Sweep(values=tuple(float(v) for v in raw), scale="list" if len(raw) > 1 else "single")
+    elif isinstance(raw, dict) and len(raw) == 1 and next(iter(raw)) in ("linspace", "logspace"):
+        kind, spec = next(iter(raw.items()))
+        if not (
+            isinstance(spec, list) and len(spec) == 3 and all(_is_number(v) for v in spec)
+            and isinstance(spec[2], int) and spec[2] >= 1
+        ):
+            raise ValueError(f"{kind} takes [start, stop, num] with a whole num >= 1, got {spec!r}")
+        start, stop, num = float(spec[0]), float(spec[1]), spec[2]
+        if kind == "logspace":
+            if start <= 0 or stop <= 0:
+                raise ValueError(
+                    f"logspace takes positive start and stop values (not exponents), got {spec!r}"
+                )
+            values = np.geomspace(start, stop, num)
+        else:
+            values = np.linspace(start, stop, num)
+        sweep = Sweep(values=tuple(float(v) for v in values),
+                      scale=("linear" if kind == "linspace" else "log") if num > 1 else "single")
+    else:
+        raise ValueError(f"must be {_SWEEP_FORMS}, got {raw!r}")
+    hyper.check(sweep.values, label)
+    return sweep
+
+
+def _float_field(hyper: Hyperparameter, label: str):
+    def parse(raw):
+        return _parse_float_sweep(raw, hyper, label)
+
+    schema = {
+        "description": f"{hyper.doc}; in {hyper.interval}; default {hyper.default}",
+        "anyOf": [
+            {"type": "number"},
+            {"type": "array", "items": {"type": "number"}, "minItems": 1},
+            {"type": "object", "properties": {"linspace": {"type": "array"}}, "required": ["linspace"]},
+            {"type": "object", "properties": {"logspace": {"type": "array"}}, "required": ["logspace"]},
+        ],
+    }
+    return Annotated[Sweep, BeforeValidator(parse), WithJsonSchema(schema)]
+
+
+def _pair_field(hyper: Hyperparameter):
+    def parse(raw):
+        if isinstance(raw, tuple) and all(isinstance(s, Sweep) for s in raw):
+            return raw
+        if not isinstance(raw, list) or len(raw) != 2:
+            raise ValueError(f"must be a pair [{hyper.name}1, {hyper.name}2], each {_SWEEP_FORMS}, got {raw!r}")
+        return tuple(
+            _parse_float_sweep(v, hyper, f"{hyper.name}[{i}]") for i, v in enumerate(raw)
+        )
+
+    schema = {"description": f"{hyper.doc}; each in {hyper.interval}; default {list(hyper.default)}",
+              "type": "array", "minItems": 2, "maxItems": 2}
+    return Annotated[tuple[Sweep, Sweep], BeforeValidator(parse), WithJsonSchema(schema)]
+
+
+def _discrete_field(hyper: Hyperparameter):
+    allowed = (True, False) if hyper.kind == "bool" else hyper.choices
+    what = "true or false" if hyper.kind == "bool" else " or ".join(repr(c) for c in allowed)
+
+    def ok(v):
+        return (isinstance(v, bool) if hyper.kind == "bool" else isinstance(v, str)) and v in allowed
+
+    def parse(raw):
+        if isinstance(raw, Sweep):
+            return raw
+        values = raw if isinstance(raw, list) and raw else [raw]
+        for v in values:
+            if not ok(v):
+                raise ValueError(f"must be {what} (or a list of them), got {v!r}")
+        return Sweep(values=tuple(values), scale="list" if len(values) > 1 else "single")
+
+    base = {"type": "boolean"} if hyper.kind == "bool" else {"enum": list(hyper.choices)}
+    schema = {"description": f"{hyper.doc}; default {hyper.default!r}",
+              "anyOf": [base, {"type": "array", "items": base}]}
+    return Annotated[Sweep, BeforeValidator(parse), WithJsonSchema(schema)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Models
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RandomStart(_Frozen):
+    """``random`` points drawn uniformly in ``box`` (default: the function's plot box)."""
+
+    random: int = Field(ge=1, description="number of start points")
+    box: Optional[list[tuple[float, float]]] = Field(
+        default=None, description="[low, high] per coordinate; default the function's box"
+    )
+    seed: Optional[int] = Field(default=None, description="seed; default derived from the run's seed")
+
+
+StartSpec = Union[list[float], list[list[float]], RandomStart]
+
+
+class FunctionEntry(_Frozen):
+    """One function of the benchmark, with its parameters and start points."""
+
+    label: str
+    function: str
+    params: dict[str, Any]
+    start: StartSpec
+
+
+class OptimizerEntry(_Frozen):
+    """One optimizer of the benchmark; each hyperparameter a :class:`Sweep`."""
+
+    label: str
+    optimizer: str
+    functions: Optional[tuple[str, ...]]
+    hyperparameters: dict[str, Any]  # name -> Sweep, or (Sweep, Sweep) for pairs
+
+    def swept(self) -> list[str]:
+        """Names of the hyperparameters that take more than one value."""
+        out = []
+        for name, value in self.hyperparameters.items():
+            if isinstance(value, tuple):
+                out += [f"{name}[{i}]" for i, s in enumerate(value) if s.is_sweep]
+            elif value.is_sweep:
+                out.append(name)
+        return out
+
+
+class Target(_Frozen):
+    """When a trial counts as converged: ``f - f* <= gap`` or ``||x - x*|| <= distance``."""
+
+    gap: Optional[float] = Field(default=None, gt=0, description="f - f* threshold (default 1e-6)")
+    distance: Optional[float] = Field(default=None, gt=0, description="||x - x*|| threshold")
+
+    @model_validator(mode="after")
+    def _one_criterion(self):
+        if self.gap is not None and self.distance is not None:
+            raise ValueError("give either gap or distance, not both")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "distance" if self.distance is not None else "gap"
+
+    @property
+    def value(self) -> float:
+        return self.distance if self.distance is not None else (self.gap or 1e-6)
+
+
+class Divergence(_Frozen):
+    """When a trial counts as diverged, besides a non-finite value: its gap ``f - f*`` exceeds
+    ``gap`` (absolute) or ``factor`` times its starting gap (default factor 1e6)."""
+
+    gap: Optional[float] = Field(default=None, gt=0, description="absolute bound on f - f*")
+    factor: Optional[float] = Field(default=None, gt=1, description="bound relative to the start's gap")
+
+    @model_validator(mode="after")
+    def _one_bound(self):
+        if self.gap is not None and self.factor is not None:
+            raise ValueError("give either gap or factor, not both")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "gap" if self.gap is not None else "factor"
+
+    @property
+    def value(self) -> float:
+        return self.gap if self.gap is not None else (self.factor or 1e6)
+
+
+class Config(_Frozen):
+    """A validated benchmark: what to run, and how to judge each trial."""
+
+    name: str
+    description: str = ""
+    seed: int = 0
+    steps: int = Field(default=1000, ge=1, description="step budget of every trial")
+    target: Target = Target()
+    divergence: Divergence = Divergence()
+    record: int = Field(default=4, ge=0, description="trajectories recorded per group")
+    functions: tuple[FunctionEntry, ...]
+    optimizers: tuple[OptimizerEntry, ...]
+
+    def canonical(self) -> dict:
+        """The config as plain JSON data, sweeps expanded (what the hash is taken of)."""
+        return json.loads(self.model_dump_json())
+
+    def hash(self) -> str:
+        """SHA-256 of the canonical config, ignoring the name and description."""
+        data = self.canonical()
+        data.pop("name", None)
+        data.pop("description", None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+# Raw models (the YAML's shape), generated from the registries.
+
+
+def _function_model(name: str):
+    spec = FUNCTIONS[name]
+    fields: dict[str, Any] = {
+        "function": (Literal[name], ...),
+        "label": (Optional[str], None),
+        "start": (StartSpec, Field(..., description="a point, a list of points, or {random: N, box, seed}")),
+    }
+    for pname, default in spec.parameters().items():
+        required = default is inspect.Parameter.empty
+        fields[pname] = (Any, ... if required else None)
+    model = create_model(f"Function_{name}", __base__=_Frozen, __doc__=spec.summary, **fields)
+    return model
+
+
+def _optimizer_model(name: str):
+    spec = OPTIMIZERS[name]
+    fields: dict[str, Any] = {
+        "optimizer": (Literal[name], ...),
+        "label": (Optional[str], None),
+        "functions": (Optional[list[str]], Field(None, description="labels of the functions to run on; default all")),
+    }
+    for hname, hyper in spec.hyperparameters.items():
+        if hyper.kind == "float":
+            typ = _float_field(hyper, hname)
+        elif hyper.kind == "pair":
+            typ = _pair_field(hyper)
+        else:
+            typ = _discrete_field(hyper)
+        fields[hname] = (Optional[typ], None)
+    return create_model(f"Optimizer_{name}", __base__=_Frozen, __doc__=spec.summary, **fields)
+
+
+def _raw_config_model():
+    function_models = tuple(_function_model(n) for n in FUNCTIONS)
+    optimizer_models = tuple(_optimizer_model(n) for n in OPTIMIZERS)
+    FunctionRaw = Annotated[Union[function_models], Field(discriminator="function")]
+    OptimizerRaw = Annotated[Union[optimizer_models], Field(discriminator="optimizer")]
+    return create_model(
+        "OptbenchConfig",
+        __base__=_Frozen,
+        name=(Optional[str], Field(None, description="name of the benchmark; default the file's stem")),
+        description=(str, ""),
+        seed=(int, Field(0, description="seed of every random choice; --seed overrides it")),
+        steps=(int, Field(1000, ge=1, description="step budget of every trial")),
+        target=(Target, Target()),
+        divergence=(Divergence, Divergence()),
+        record=(int, Field(4, ge=0, description="trajectories recorded per group (its first start points)")),
+        functions=(list[FunctionRaw], Field(..., min_length=1)),
+        optimizers=(list[OptimizerRaw], Field(..., min_length=1)),
+    )
+
+
+_RAW_MODEL = None
+
+
+def raw_model():
+    """The pydantic model of the YAML file (built once; its JSON Schema is ``optbench schema``)."""
+    global _RAW_MODEL
+    if _RAW_MODEL is None:
+        _RAW_MODEL = _raw_config_model()
+    return _RAW_MODEL
+
+
+def json_schema() -> dict:
+    """JSON Schema of the config file, for editors."""
+    return raw_model().model_json_schema()
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML with line numbers
+
+
+class _LineMap:
+    """Key path -> line number, from the composed YAML node tree."""
+
+    def __init__(self, root):
+        self.lines: dict[tuple, int] = {}
+        self.duplicates: list[tuple[tuple, int]] = []
+        if root is not None:
+            self._walk(root, ())
+
+    def _walk(self, node, path):
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, value_node in node.value:
+                key = key_node.value
+                if key in seen:
+                    self.duplicates.append((path + (key,), key_node.start_mark.line + 1))
+                seen.add(key)
+                self.lines[path + (key,)] = key_node.start_mark.line + 1
+                self._walk(value_node, path + (key,))
+                self.lines[path + (key,)] = key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._walk(item, path + (i,))
+
+    def line(self, path: tuple) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get(())
+
+
+def format_path(path) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _where(source: str, lines: _LineMap, path: tuple) -> str:
+    line = lines.line(tuple(path))
+    loc = f"{source}:{line}" if line else source
+    return f"{loc}: {format_path(path)}" if path else loc
+
+
+def _closest(word, options) -> str:
+    match = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _describe(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _error_message(err: dict, raw_data, source: str, lines: _LineMap) -> str:
+    """One line for the first pydantic error, naming file:line, key path, rule and value."""
+    loc = list(err["loc"])
+    kind = err["type"]
+    # Drop the discriminator tags pydantic puts in the path (optimizers.1.adam.lr -> optimizers[1].lr).
+    clean = []
+    node = raw_data
+    for part in loc:
+        if isinstance(node, dict) and part not in node and isinstance(part, str) and part in (
+            *FUNCTIONS, *OPTIMIZERS,
+        ) and kind != "missing":
+            continue
+        clean.append(part)
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    path = tuple(clean)
+    where = _where(source, lines, path)
+    parent = _lookup(raw_data, path[:-1])
+
+    if kind == "extra_forbidden":
+        valid = _valid_keys(parent, path)
+        return f"{where}: unknown key{_closest(path[-1], valid)}"
+    if kind == "union_tag_invalid":
+        tag_name = "function" if "function" in err["ctx"]["discriminator"] else "optimizer"
+        registry = FUNCTIONS if tag_name == "function" else OPTIMIZERS
+        tag = err["ctx"]["tag"]
+        where = _where(source, lines, path + (tag_name,))
+        return (f"{where}.{tag_name}: unknown {tag_name} {tag!r}{_closest(tag, registry)}; "
+                f"known: {', '.join(registry)}")
+    if kind == "union_tag_not_found":
+        tag_name = "function" if "function" in err["ctx"]["discriminator"] else "optimizer"
+        return f"{where}: missing key {tag_name!r} (which {tag_name} to use)"
+    if kind == "missing":
+        return f"{where}: required key is missing"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    received = err.get("input")
+    if kind in ("value_error", "assertion_error") and "got" in msg:
+        return f"{where}: {msg}"
+    return f"{where}: {msg[0].lower() + msg[1:]}, got {_describe(received)}"
+
+
+def _lookup(data, path):
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _valid_keys(parent, path) -> list[str]:
+    model = raw_model()
+    if len(path) == 1:
+        return list(model.model_fields)
+    if isinstance(parent, dict):
+        if "optimizer" in parent and parent["optimizer"] in OPTIMIZERS:
+            return list(_optimizer_model(parent["optimizer"]).model_fields)
+        if "function" in parent and parent["function"] in FUNCTIONS:
+            return list(_function_model(parent["function"]).model_fields)
+        if path[0] == "target":
+            return list(Target.model_fields)
+        if path[0] == "divergence":
+            return list(Divergence.model_fields)
+        if "random" in parent:
+            return list(RandomStart.model_fields)
+    return []
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load(path: str | Path, seed: int | None = None) -> Config:
+    """Read, validate and normalise a config file; raise :class:`ConfigError` on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (UTF-8 expected)") from None
+    return loads(text, source=path.name, default_name=path.stem, seed=seed)
+
+
+def loads(text: str, source: str = "<config>", default_name: str = "config",
+          seed: int | None = None) -> Config:
+    """Validate a config given as YAML text (see :func:`load`)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"{source}{line}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+    lines = _LineMap(root)
+    if lines.duplicates:
+        dup_path, dup_line = lines.duplicates[0]
+        raise ConfigError(f"{source}:{dup_line}: {format_path(dup_path)}: duplicate key")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a config is a mapping with 'functions' and 'optimizers', "
+                          f"got {type(data).__name__ if data is not None else 'an empty file'}")
+    try:
+        raw = raw_model().model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_error_message(exc.errors()[0], data, source, lines)) from None
+    return _normalise(raw, data, source, lines, default_name, seed)
+
+
+def _normalise(raw, data, source, lines, default_name, seed) -> Config:
+    def fail(path, message):
+        raise ConfigError(f"{_where(source, lines, tuple(path))}: {message}")
+
+    functions = []
+    labels: set[str] = set()
+    for i, entry in enumerate(raw.functions):
+        spec = FUNCTIONS[entry.function]
+        params = {
+            k: v for k in spec.parameters() if (v := getattr(entry, k)) is not None
+        }
+        label = entry.label or entry.function
+        if label in labels:
+            fail(("functions", i, "label"), f"label {label!r} is used twice; give each entry its own label")
+        labels.add(label)
+        try:
+            objective = spec.factory(**params)
+        except (ValueError, TypeError) as exc:
+            key = _key_of_error(str(exc), params)
+            fail(("functions", i) + ((key,) if key else ()), str(exc))
+        start = entry.start
+        if isinstance(start, list) and start and not isinstance(start[0], list):
+            start = [start]
+        if isinstance(start, list):
+            for j, point in enumerate(start):
+                if len(point) != objective.dim:
+                    fail(("functions", i, "start") + ((j,) if len(start) > 1 else ()),
+                         f"a start point needs {objective.dim} coordinates for this function, got {len(point)}")
+                if not all(np.isfinite(point)):
+                    fail(("functions", i, "start"), f"start points must be finite, got {point}")
+        elif start.box is not None:
+            if len(start.box) != objective.dim:
+                fail(("functions", i, "start", "box"),
+                     f"box needs [low, high] for each of {objective.dim} coordinates, got {len(start.box)}")
+            for j, (lo, hi) in enumerate(start.box):
+                if not lo < hi:
+                    fail(("functions", i, "start", "box", j), f"box needs low < high, got [{lo}, {hi}]")
+        functions.append(FunctionEntry(label=label, function=entry.function, params=params, start=start))
+
+    optimizers = []
+    opt_labels: set[str] = set()
+    for i, entry in enumerate(raw.optimizers):
+        spec = OPTIMIZERS[entry.optimizer]
+        hypers = {
+            name: value
+            for name in spec.hyperparameters
+            if (value := getattr(entry, name)) is not None
+        }
+        label = entry.label or _default_label(entry.optimizer, hypers)
+        if label in opt_labels:
+            fail(("optimizers", i, "label"),
+                 f"label {label!r} is used twice; give each optimizer entry its own label")
+        opt_labels.add(label)
+        if entry.functions is not None:
+            for j, fname in enumerate(entry.functions):
+                if fname not in labels:
+                    fail(("optimizers", i, "functions", j),
+                         f"no function labelled {fname!r}{_closest(fname, labels)}; labels: {', '.join(sorted(labels))}")
+        # Cross-parameter rules are the factory's: try it on every combination's extremes.
+        _check_factory(spec, hypers, lambda msg, key=None, i=i: fail(
+            ("optimizers", i) + ((key,) if key else ()), msg))
+        optimizers.append(OptimizerEntry(
+            label=label, optimizer=entry.optimizer,
+            functions=tuple(entry.functions) if entry.functions is not None else None,
+            hyperparameters=hypers,
+        ))
+
+    return Config(
+        name=raw.name or default_name,
+        description=raw.description,
+        seed=raw.seed if seed is None else seed,
+        steps=raw.steps,
+        target=raw.target,
+        divergence=raw.divergence,
+        record=raw.record,
+        functions=tuple(functions),
+        optimizers=tuple(optimizers),
+    )
+
+
+def _key_of_error(message: str, keys) -> str | None:
+    first = message.split(" ", 1)[0].split("[", 1)[0]
+    return first if first in keys else None
+
+
+def _default_label(name: str, hypers: dict) -> str:
+    """``adam`` or ``adam(lr=0.1)``: the optimizer with its fixed (unswept) settings."""
+    parts = []
+    for key, value in hypers.items():
+        if isinstance(value, tuple):
+            if not any(s.is_sweep for s in value):
+                parts.append(f"{key}=({', '.join(format_value(s.values[0]) for s in value)})")
+        elif not value.is_sweep:
+            parts.append(f"{key}={format_value(value.values[0])}")
+    return f"{name}({', '.join(parts)})" if parts else name
+
+
+def format_value(v) -> str:
+    """Short, exact-enough text of a hyperparameter value."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _check_factory(spec, hypers, fail) -> None:
+    """Run the optimizer's own checks (e.g. nesterov needs momentum) on all swept values at once."""
+    from .sweep import expand_grid  # local: sweep imports this module
+
+    points, _ = expand_grid(hypers)
+    if not points:
+        return
+    discrete = {k for k, h in spec.hyperparameters.items() if h.kind in ("bool", "choice")}
+    groups: dict[tuple, list[dict]] = {}
+    for p in points:
+        groups.setdefault(tuple((k, p[k]) for k in sorted(discrete) if k in p), []).append(p)
+    for key, members in groups.items():
+        kwargs = dict(key)
+        for name, hyper in spec.hyperparameters.items():
+            if name in kwargs:
+                continue
+            if hyper.kind == "pair" and name in members[0]:
+                kwargs[name] = tuple(np.array([m[name][c] for m in members]) for c in range(2))
+            elif name in members[0]:
+                kwargs[name] = np.array([m[name] for m in members])
+        try:
+            spec.factory(**kwargs)
+        except ValueError as exc:
+            fail(str(exc), _key_of_error(str(exc), hypers))

@@ -1,0 +1,208 @@
+"""Rich tables of a run's results (returned, not printed).
+
+Per function: every setting of an optimizer entry with a few settings (the book's figures), and
+one summary row per larger sweep; then the best setting of each optimizer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.table import Table
+from rich.text import Text
+
+from ..config import format_value
+from ..results import Results
+
+#: Optimizer entries with more settings than this get one summary row in the function table.
+MAX_SETTING_ROWS = 12
+
+STATUS_STYLE = {"converged": "green", "diverged": "red", "unfinished": "yellow"}
+
+
+def format_gap(value: float) -> str:
+    if value is None or not np.isfinite(value):
+        return "—"
+    return f"{value:.2e}"
+
+
+def format_steps(q: dict | None) -> str:
+    """``12`` for one value, else ``median [min–max]``."""
+    if q is None:
+        return "—"
+    if q["min"] == q["max"]:
+        return str(q["min"])
+    return f"{format_value(q['median'])} [{q['min']}–{q['max']}]"
+
+
+def format_art(value: float) -> str:
+    return "∞" if not np.isfinite(value) else f"{value:.1f}"
+
+
+def status_text(summary: dict) -> Text:
+    """``converged`` for a single status, else counts such as ``3 conv · 1 div``."""
+    n = summary["trials"]
+    counts = [(name, summary[name]) for name in ("converged", "unfinished", "diverged")]
+    for name, count in counts:
+        if count == n:
+            return Text(name, style=STATUS_STYLE[name])
+    text = Text()
+    for name, count in counts:
+        if count:
+            if text:
+                text.append(" · ")
+            text.append(f"{count} {name[:4]}", style=STATUS_STYLE[name])
+    return text
+
+
+def function_caption(results: Results, label: str) -> str:
+    """One line on the function: name, parameters, start points, target and budget."""
+    entry = results.function_entry(label)
+    params = ", ".join(f"{k}={v}" for k, v in entry["params"].items())
+    start = entry["start"]
+    if isinstance(start, dict):
+        where = f"{start['random']} random starts"
+    elif len(start) == 1:
+        where = "start (" + ", ".join(format_value(float(v)) for v in start[0]) + ")"
+    else:
+        where = f"{len(start)} starts"
+    target = results.config["target"]
+    crit = (f"‖x − x*‖ ≤ {target['distance']:g}" if target.get("distance")
+            else f"f − f* ≤ {(target.get('gap') or 1e-6):g}")
+    return f"{entry['function']}({params}) · {where} · target {crit} · {results.meta['steps']} steps"
+
+
+def _stability_edge(groups, summaries) -> str:
+    """For a one-hyperparameter sweep: ``lr ≥ 0.505`` when every setting from there diverged."""
+    if not groups or len(groups[0].swept) != 1:
+        return ""
+    name = groups[0].swept[0]
+    values = np.array([g.value(name) for g in groups], dtype=float)
+    diverged = np.array([s["diverged"] == s["trials"] for s in summaries])
+    if not diverged.any():
+        return ""
+    order = np.argsort(values)
+    values, diverged = values[order], diverged[order]
+    first = np.argmax(diverged)
+    if diverged[first:].all():
+        return f"{name} ≥ {format_value(values[first])}"
+    return ""
+
+
+def _sweep_range(groups) -> str:
+    names = groups[0].swept
+    parts = []
+    for name in names:
+        values = sorted({g.value(name) for g in groups})
+        parts.append(f"{name} {format_value(values[0])}…{format_value(values[-1])}"
+                     f" ({len(values)})" if len(values) > 1 else f"{name}={format_value(values[0])}")
+    return " × ".join(parts)
+
+
+def _entries(results: Results, label: str) -> dict[str, list]:
+    entries: dict[str, list] = {}
+    for g, s in zip(results.groups, results.summaries):
+        if g.function == label:
+            entries.setdefault(g.optimizer_label, []).append((g, s))
+    return entries
+
+
+def _fixed_setting(group) -> str:
+    """The values an entry sets, for entries without a sweep (e.g. ``lr=0.5, momentum=0.1``)."""
+    parts = []
+    for name, value in group.hyperparameters.items():
+        if isinstance(value, list):
+            value = "(" + ", ".join(format_value(v) for v in value) + ")"
+        else:
+            value = format_value(value)
+        parts.append(f"{name}={value}")
+    return ", ".join(parts) if parts else "torch defaults"
+
+
+def settings_table(results: Results, label: str) -> Table | None:
+    """One row per setting of the entries with at most MAX_SETTING_ROWS settings."""
+    entries = {k: v for k, v in _entries(results, label).items() if len(v) <= MAX_SETTING_ROWS}
+    if not entries:
+        return None
+    table = Table(title=f"[bold]{label}[/]", caption=function_caption(results, label),
+                  title_justify="left", caption_justify="left")
+    table.add_column("optimizer", style="bold", ratio=3)
+    table.add_column("setting", ratio=3)
+    table.add_column("status", no_wrap=True)
+    table.add_column("steps to target", justify="right", ratio=1)
+    table.add_column("inside from", justify="right", ratio=1)
+    table.add_column("diverged at", justify="right", ratio=1)
+    table.add_column("final f − f*", justify="right", no_wrap=True)
+    for opt_label, members in entries.items():
+        for i, (g, s) in enumerate(members):
+            table.add_row(
+                opt_label if i == 0 else "", g.setting() if g.swept else _fixed_setting(g),
+                status_text(s), format_steps(s["steps"]), format_steps(s["settled"]),
+                format_steps(s["diverged_at"]), format_gap(s["final_gap_median"]),
+            )
+        if len(members) > 1:
+            table.add_section()
+    return table
+
+
+def sweeps_table(results: Results, label: str) -> Table | None:
+    """One row per large sweep: counts of each status, the fastest setting, the stability edge."""
+    entries = {k: v for k, v in _entries(results, label).items() if len(v) > MAX_SETTING_ROWS}
+    if not entries:
+        return None
+    table = Table(title=f"[bold]{label}[/]: sweeps", title_justify="left",
+                  caption="counts are trials; fastest = lowest aRT among settings that converged",
+                  caption_justify="left")
+    table.add_column("optimizer", style="bold", ratio=2)
+    table.add_column("swept", ratio=2)
+    table.add_column("conv", justify="right", style=STATUS_STYLE["converged"])
+    table.add_column("unf", justify="right", style=STATUS_STYLE["unfinished"])
+    table.add_column("div", justify="right", style=STATUS_STYLE["diverged"])
+    table.add_column("fastest", ratio=2)
+    table.add_column("diverges from", ratio=1)
+    for opt_label, members in entries.items():
+        groups = [g for g, _ in members]
+        summaries = [s for _, s in members]
+        totals = [sum(s[k] for s in summaries) for k in ("converged", "unfinished", "diverged")]
+        fastest = min(
+            (m for m in members if m[1]["steps"]),
+            key=lambda m: (m[1]["aRT"], m[1]["steps"]["median"]), default=None,
+        )
+        table.add_row(
+            opt_label, _sweep_range(groups), *map(str, totals),
+            f"{format_steps(fastest[1]['steps'])} steps at {fastest[0].setting()}" if fastest else "—",
+            _stability_edge(groups, summaries) or ("—" if not totals[2] else "scattered"),
+        )
+    return table
+
+
+def best_table(results: Results) -> Table:
+    """The best setting of each optimizer entry on each function (see metrics.best_settings)."""
+    from ..metrics import best_settings
+
+    table = Table(title="[bold]Best setting per optimizer[/]", title_justify="left",
+                  caption="best = highest success rate, then lowest aRT (COCO's average runtime)",
+                  caption_justify="left")
+    table.add_column("function", style="bold")
+    table.add_column("optimizer", ratio=2)
+    table.add_column("best setting", ratio=2)
+    table.add_column("success", justify="right")
+    table.add_column("steps to target", justify="right")
+    table.add_column("aRT", justify="right")
+    previous = None
+    for g, s in best_settings(results.groups, results.summaries):
+        if previous is not None and g.function != previous:
+            table.add_section()
+        table.add_row(
+            g.function if g.function != previous else "", g.optimizer_label, g.setting(),
+            f"{s['converged']}/{s['trials']}", format_steps(s["steps"]), format_art(s["aRT"]),
+        )
+        previous = g.function
+    return table
+
+
+def run_tables(results: Results) -> list[Table]:
+    """All tables of a run, in the order the terminal shows them."""
+    tables = []
+    for label in results.function_labels():
+        tables += [t for t in (settings_table(results, label), sweeps_table(results, label)) if t]
+    return tables + [best_table(results)]

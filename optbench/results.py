@@ -1,0 +1,230 @@
+"""Results on disk: ``results/<config-name>/<run-id>/``, complete or absent.
+
+A run directory holds
+
+* ``summary.json``: schema version, optbench and package versions, the config (canonical JSON)
+  and its hash, the seed, timings, every group with its hyperparameters and aggregates;
+* ``trials.npz``: the per-trial outcome arrays (:class:`~optbench.runner.TrialOutcomes`);
+* ``trajectories.npz``: the recorded paths (``group``, ``trial``, ``points``, ``gaps`` per batch).
+
+It is written under a temporary name and renamed when complete, so a crash or Ctrl-C leaves no
+half-written run behind. Reporters read these files alone (:func:`load`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .config import Config
+from .metrics import group_summaries
+from .runner import RunOutput, TrialOutcomes, Trajectories
+from .sweep import Group
+
+SCHEMA_VERSION = 1
+
+
+class ResultsError(ValueError):
+    """A results directory that cannot be read."""
+
+
+@dataclass
+class Results:
+    """A finished run, as saved on disk."""
+
+    meta: dict
+    config: dict
+    groups: list[Group]
+    summaries: list[dict]
+    trials: TrialOutcomes
+    trajectories: list[Trajectories]
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.meta["name"]
+
+    def function_labels(self) -> list[str]:
+        return [f["label"] for f in self.config["functions"]]
+
+    def function_entry(self, label: str) -> dict:
+        return next(f for f in self.config["functions"] if f["label"] == label)
+
+    def trajectory(self, group_id: int):
+        """``(points (R, K+1, D), gaps (R, K+1))`` recorded for a group (R may be 0)."""
+        for t in self.trajectories:
+            rows = np.flatnonzero(t.group == group_id)
+            if rows.size:
+                return t.points[rows], t.gaps[rows]
+        return None
+
+
+def _versions() -> dict:
+    import click
+    import pydantic
+    import rich
+    import yaml
+
+    return {
+        "optbench": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pydantic": pydantic.__version__,
+        "click": click.__version__ if hasattr(click, "__version__") else "",
+        "rich": getattr(rich, "__version__", ""),
+        "pyyaml": yaml.__version__,
+    }
+
+
+def from_run(config: Config, output: RunOutput, started: _dt.datetime) -> Results:
+    """Assemble :class:`Results` from a finished run."""
+    groups = list(output.plan.groups)
+    summaries = group_summaries(output.outcomes, len(groups), config.steps)
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        "name": config.name,
+        "config_hash": config.hash(),
+        "seed": config.seed,
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": round(output.seconds, 6),
+        "trials": int(output.plan.trials),
+        "steps": config.steps,
+        "versions": _versions(),
+        "platform": platform.platform(),
+    }
+    return Results(
+        meta=meta, config=config.canonical(), groups=groups, summaries=summaries,
+        trials=output.outcomes, trajectories=output.trajectories,
+    )
+
+
+def _group_to_json(group: Group) -> dict:
+    return {
+        "id": group.id, "function": group.function, "optimizer_label": group.optimizer_label,
+        "optimizer": group.optimizer, "hyperparameters": group.hyperparameters,
+        "swept": list(group.swept), "trials": group.trials,
+    }
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _finite_json(value):
+    """JSON has no inf/nan: write them as strings, read back by :func:`_from_finite_json`."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_json(v) for v in value]
+    return value
+
+
+def _from_finite_json(value):
+    if value in ("inf", "-inf", "nan"):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _from_finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_finite_json(v) for v in value]
+    return value
+
+
+def save(results: Results, out_dir: str | Path, run_id: str | None = None) -> Path:
+    """Write ``results`` to ``out_dir/<name>/<run-id>/`` atomically; return the directory."""
+    parent = Path(out_dir) / results.name
+    parent.mkdir(parents=True, exist_ok=True)
+    if run_id is None:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_id = f"{stamp}-{results.meta['config_hash'][:8]}"
+    final = parent / run_id
+    n = 1
+    while final.exists():
+        n += 1
+        final = parent / f"{run_id}-{n}"
+    tmp = parent / f".{final.name}.partial"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        write_into(results, tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    results.path = final
+    return final
+
+
+def write_into(results: Results, directory: Path) -> None:
+    """Write the three result files into an existing directory."""
+    summary = {
+        **results.meta,
+        "config": results.config,
+        "groups": [
+            {**_group_to_json(g), "summary": s} for g, s in zip(results.groups, results.summaries)
+        ],
+    }
+    (directory / "summary.json").write_text(
+        json.dumps(_finite_json(summary), indent=1, default=_json_default) + "\n"
+    )
+    np.savez_compressed(directory / "trials.npz", **results.trials.as_dict())
+    arrays = {}
+    for i, t in enumerate(results.trajectories):
+        arrays[f"group_{i}"] = t.group
+        arrays[f"trial_{i}"] = t.trial
+        arrays[f"points_{i}"] = t.points
+        arrays[f"gaps_{i}"] = t.gaps
+    np.savez_compressed(directory / "trajectories.npz", **arrays)
+
+
+def load(run_dir: str | Path) -> Results:
+    """Read a run directory written by :func:`save`; :class:`ResultsError` if it is not one."""
+    run_dir = Path(run_dir)
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        raise ResultsError(f"{run_dir}: not a run directory (no summary.json)")
+    try:
+        summary = _from_finite_json(json.loads(summary_path.read_text()))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{summary_path}: not valid JSON ({exc})") from None
+    version = summary.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ResultsError(
+            f"{summary_path}: results schema version {version!r}, this optbench reads {SCHEMA_VERSION}"
+        )
+    try:
+        groups = [
+            Group(id=g["id"], function=g["function"], optimizer_label=g["optimizer_label"],
+                  optimizer=g["optimizer"], hyperparameters=g["hyperparameters"],
+                  swept=tuple(g["swept"]), trials=g["trials"])
+            for g in summary["groups"]
+        ]
+        summaries = [g["summary"] for g in summary["groups"]]
+        with np.load(run_dir / "trials.npz") as npz:
+            trials = TrialOutcomes(**{name: npz[name] for name in TrialOutcomes.FIELDS})
+        trajectories = []
+        with np.load(run_dir / "trajectories.npz") as npz:
+            i = 0
+            while f"group_{i}" in npz:
+                trajectories.append(Trajectories(
+                    group=npz[f"group_{i}"], trial=npz[f"trial_{i}"],
+                    points=npz[f"points_{i}"], gaps=npz[f"gaps_{i}"],
+                ))
+                i += 1
+    except (KeyError, OSError, ValueError) as exc:
+        raise ResultsError(f"{run_dir}: incomplete or corrupt results ({exc})") from None
+    meta = {k: v for k, v in summary.items() if k not in ("config", "groups")}
+    return Results(meta=meta, config=summary["config"], groups=groups, summaries=summaries,
+                   trials=trials, trajectories=trajectories, path=run_dir)

@@ -1,0 +1,194 @@
+"""The vectorized loop: every trial of a batch advances together as a row of ``(T, D)`` arrays.
+
+Step ``k`` applies the optimizer's ``k``-th update to ``x_{k-1}`` and evaluates ``f(x_k)``;
+step 0 is the start point. Per trial the runner records:
+
+* ``first_hit``: the first ``k`` with ``f(x_k) - f* <= target`` (COCO's fixed-target runtime), or
+  with ``||x_k - x*|| <= target`` under the distance criterion; -1 if never;
+* ``settled``: the step from which the trial stayed inside the target up to the budget; -1 if it
+  did not end inside;
+* ``diverged_at``: the first ``k`` at which ``f(x_k)`` is not finite or ``f(x_k) - f*`` exceeds
+  the divergence bound; -1 if never. A diverged trial is frozen at its last point;
+* ``final_gap`` and ``best_gap``: ``f - f*`` at the last (finite) point and the least seen;
+* ``status``: diverged if it diverged, else converged if it reached the target, else unfinished
+  (the budget ran out while it oscillated or stalled).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import Config
+from .optimizers import OPTIMIZERS
+from .sweep import Batch, Plan, plan
+
+CONVERGED, DIVERGED, UNFINISHED = 0, 1, 2
+STATUS_NAMES = ("converged", "diverged", "unfinished")
+
+#: Upper bound on the trajectories a batch records (memory stays bounded whatever the sweep).
+MAX_RECORDED_PER_BATCH = 4096
+
+
+@dataclass
+class TrialOutcomes:
+    """Per-trial outcome arrays, each of shape ``(T,)``."""
+
+    group: np.ndarray  # int64
+    status: np.ndarray  # int8: CONVERGED, DIVERGED, UNFINISHED
+    first_hit: np.ndarray  # int64, -1 if never
+    settled: np.ndarray  # int64, -1 if not inside at the end
+    diverged_at: np.ndarray  # int64, -1 if never
+    final_gap: np.ndarray  # float64
+    best_gap: np.ndarray  # float64
+    final_distance: np.ndarray  # float64, to the nearest minimiser
+
+    FIELDS = ("group", "status", "first_hit", "settled", "diverged_at", "final_gap", "best_gap",
+              "final_distance")
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    @classmethod
+    def concatenate(cls, parts: list["TrialOutcomes"]) -> "TrialOutcomes":
+        return cls(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in cls.FIELDS})
+
+
+@dataclass
+class Trajectories:
+    """Recorded paths: ``points (R, K+1, D)`` and ``gaps (R, K+1)``, NaN after divergence."""
+
+    group: np.ndarray  # (R,) group id
+    trial: np.ndarray  # (R,) global trial index
+    points: np.ndarray
+    gaps: np.ndarray
+
+
+def _recorded_rows(group_ids: np.ndarray, per_group: int) -> np.ndarray:
+    """Rows to record: the first ``per_group`` trials of each group, capped per batch."""
+    if per_group == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, group_ids[1:] != group_ids[:-1]])
+    rank = np.arange(len(group_ids)) - np.repeat(starts, np.diff(np.r_[starts, len(group_ids)]))
+    return np.flatnonzero(rank < per_group)[:MAX_RECORDED_PER_BATCH]
+
+
+def run_trials(
+    objective, optimizer, x0: np.ndarray, steps: int, *, target_kind: str, target: float,
+    divergence_kind: str, divergence: float, record_rows: np.ndarray,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Run ``steps`` updates from ``x0 (T, D)``; return outcome arrays and recorded paths.
+
+    Returns ``(outcomes, points (R, K+1, D), gaps (R, K+1))`` where ``outcomes`` holds the
+    per-trial arrays of :class:`TrialOutcomes` (all but ``group``).
+    """
+    T, D = x0.shape
+    f_star = objective.f_star
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        x = np.array(x0, dtype=np.float64)
+        state = optimizer.init(x)
+        f, g = objective.value_and_grad(x)
+        gap = f - f_star
+
+        def criterion(x, gap):
+            return objective.distance_to_minimizer(x) if target_kind == "distance" else gap
+
+        bound = (np.full(T, divergence) if divergence_kind == "gap"
+                 else divergence * np.maximum(gap, np.finfo(np.float64).tiny))
+        alive = np.isfinite(gap)
+        diverged_at = np.where(alive, -1, 0)
+        inside = alive & (criterion(x, gap) <= target)
+        first_hit = np.where(inside, 0, -1)
+        last_outside = np.where(inside, -1, 0)
+        best_gap = np.where(alive, gap, np.inf)
+        x_last = x.copy()  # last point of each trial while alive
+        gap_last = gap.copy()
+
+        points = np.full((len(record_rows), steps + 1, D), np.nan)
+        gaps = np.full((len(record_rows), steps + 1), np.nan)
+        points[:, 0] = x[record_rows]
+        gaps[:, 0] = gap[record_rows]
+
+        for k in range(1, steps + 1):
+            x, state = optimizer.update(x, g, state, k)
+            f, g = objective.value_and_grad(x)
+            gap = f - f_star
+            bad = alive & ~(gap <= bound)  # also catches NaN
+            if bad.any():
+                diverged_at[bad] = k
+                alive &= ~bad  # frozen: x_last keeps the last point at which it was alive
+            inside = criterion(x, gap) <= target
+            hit = alive & inside & (first_hit < 0)
+            first_hit[hit] = k
+            last_outside[alive & ~inside] = k
+            np.fmin(best_gap, np.where(alive, gap, np.inf), out=best_gap)
+            x_last[alive] = x[alive]
+            gap_last[alive] = gap[alive]
+            if len(record_rows):
+                live = alive[record_rows] | (diverged_at[record_rows] == k)
+                points[:, k] = np.where(live[:, None], x[record_rows], np.nan)
+                gaps[:, k] = np.where(live, gap[record_rows], np.nan)
+
+        final_inside = alive & (criterion(x_last, gap_last) <= target)
+        status = np.where(diverged_at >= 0, DIVERGED,
+                          np.where(first_hit >= 0, CONVERGED, UNFINISHED)).astype(np.int8)
+        outcomes = {
+            "status": status,
+            "first_hit": first_hit.astype(np.int64),
+            "settled": np.where(final_inside, last_outside + 1, -1).astype(np.int64),
+            "diverged_at": diverged_at.astype(np.int64),
+            "final_gap": gap_last,
+            "best_gap": best_gap,
+            "final_distance": objective.distance_to_minimizer(x_last),
+        }
+    return outcomes, points, gaps
+
+
+def run_batch(batch: Batch, config: Config, first_trial: int) -> tuple[TrialOutcomes, Trajectories]:
+    """Run one batch in full; ``first_trial`` is the global index of its first trial."""
+    spec = OPTIMIZERS[batch.optimizer]
+    optimizer = spec.factory(**batch.take(slice(None)))
+    rows = _recorded_rows(batch.group_ids, config.record)
+    outcomes, points, gaps = run_trials(
+        batch.objective, optimizer, batch.x0, config.steps,
+        target_kind=config.target.kind, target=config.target.value,
+        divergence_kind=config.divergence.kind, divergence=config.divergence.value,
+        record_rows=rows,
+    )
+    return (
+        TrialOutcomes(group=batch.group_ids, **outcomes),
+        Trajectories(group=batch.group_ids[rows], trial=first_trial + rows, points=points, gaps=gaps),
+    )
+
+
+@dataclass
+class RunOutput:
+    """What a run produced, before it is written to disk."""
+
+    plan: Plan
+    outcomes: TrialOutcomes
+    trajectories: list[Trajectories]
+    seconds: float
+
+
+def run(config: Config, progress=None) -> RunOutput:
+    """Run every batch of ``config``; ``progress(done_trials, total_trials)`` is called after each."""
+    the_plan = plan(config)
+    started = time.perf_counter()
+    parts, trajectories = [], []
+    done = 0
+    for batch in the_plan.batches:
+        outcomes, paths = run_batch(batch, config, done)
+        parts.append(outcomes)
+        trajectories.append(paths)
+        done += batch.trials
+        if progress is not None:
+            progress(done, the_plan.trials)
+    return RunOutput(
+        plan=the_plan,
+        outcomes=TrialOutcomes.concatenate(parts),
+        trajectories=trajectories,
+        seconds=time.perf_counter() - started,
+    )

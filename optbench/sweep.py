@@ -1,0 +1,173 @@
+"""Config -> batches of per-trial arrays.
+
+A *group* is one function x optimizer x hyperparameter point, run from every start point of the
+function. A *batch* is every group of one (function, optimizer entry, discrete options) triple:
+its trials advance together as rows of ``(trials, dim)`` arrays, each hyperparameter a
+``(trials,)`` array. Sweeps expand to the Cartesian grid of their values, like benchopt's
+``parameters``; the first swept hyperparameter varies slowest.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import Config, FunctionEntry, RandomStart, Sweep, format_value
+from .functions import FUNCTIONS, Objective
+from .optimizers import OPTIMIZERS
+
+
+@dataclass(frozen=True)
+class Group:
+    """One function x optimizer x hyperparameter point, over all start points."""
+
+    id: int
+    function: str  # function label
+    optimizer_label: str
+    optimizer: str
+    hyperparameters: dict  # name -> value (pairs as lists) for every hyperparameter the entry sets
+    swept: tuple[str, ...]  # the entry's swept hyperparameter names (e.g. "lr", "betas[0]")
+    trials: int
+
+    def setting(self) -> str:
+        """The swept values, e.g. ``lr=0.4``; ``-`` when nothing is swept."""
+        parts = []
+        for name in self.swept:
+            base, _, index = name.partition("[")
+            value = self.hyperparameters[base]
+            if index:
+                value = value[int(index[:-1])]
+            parts.append(f"{name}={format_value(value)}")
+        return ", ".join(parts) if parts else "-"
+
+    def value(self, name: str):
+        """A swept value by its name, ``betas[0]`` included."""
+        base, _, index = name.partition("[")
+        value = self.hyperparameters[base]
+        return value[int(index[:-1])] if index else value
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Trials that advance together: one function, one optimizer variant, many settings."""
+
+    function: FunctionEntry
+    objective: Objective = field(repr=False)
+    optimizer: str
+    static: dict  # bool / choice options shared by the whole batch
+    hyperparameters: dict = field(repr=False)  # name -> (T,) array, or a pair of them
+    x0: np.ndarray = field(repr=False)  # (T, D)
+    group_ids: np.ndarray = field(repr=False)  # (T,) global group id of each trial
+
+    @property
+    def trials(self) -> int:
+        return self.x0.shape[0]
+
+    def take(self, rows) -> dict:
+        """The hyperparameters of a slice of trials, as the optimizer factory takes them."""
+        out = dict(self.static)
+        for name, value in self.hyperparameters.items():
+            out[name] = tuple(v[rows] for v in value) if isinstance(value, tuple) else value[rows]
+        return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a run executes, in order."""
+
+    groups: tuple[Group, ...]
+    batches: tuple[Batch, ...]
+
+    @property
+    def trials(self) -> int:
+        return sum(b.trials for b in self.batches)
+
+
+def expand_grid(hypers: dict) -> tuple[list[dict], list[str]]:
+    """Cartesian product of the swept values; pairs expand per component.
+
+    Returns the list of points (name -> value, pairs as tuples) and the swept names.
+    """
+    axes: list[tuple[str, int | None, Sweep]] = []
+    for name, value in hypers.items():
+        if isinstance(value, tuple):
+            axes += [(name, i, s) for i, s in enumerate(value)]
+        else:
+            axes.append((name, None, value))
+    swept = [f"{n}[{i}]" if i is not None else n for n, i, s in axes if s.is_sweep]
+    points = []
+    for combo in itertools.product(*(s.values for _, _, s in axes)):
+        point: dict = {}
+        for (name, index, _), v in zip(axes, combo):
+            if index is None:
+                point[name] = v
+            else:
+                point.setdefault(name, [None, None])[index] = v
+        points.append({k: tuple(v) if isinstance(v, list) else v for k, v in point.items()})
+    return points, swept
+
+
+def start_points(entry: FunctionEntry, objective: Objective, run_seed: int, index: int) -> np.ndarray:
+    """The ``(S, D)`` start points of a function entry (the same for every optimizer)."""
+    start = entry.start
+    if isinstance(start, RandomStart):
+        box = np.asarray(start.box if start.box is not None else objective.bounds, dtype=np.float64)
+        seed = start.seed if start.seed is not None else np.random.SeedSequence([run_seed, index])
+        rng = np.random.default_rng(seed)
+        return rng.uniform(box[:, 0], box[:, 1], size=(start.random, objective.dim))
+    return np.asarray(start, dtype=np.float64).reshape(-1, objective.dim)
+
+
+def make_objective(entry: FunctionEntry) -> Objective:
+    return FUNCTIONS[entry.function].factory(**entry.params)
+
+
+def plan(config: Config) -> Plan:
+    """Expand a config into groups and batches."""
+    groups: list[Group] = []
+    batches: list[Batch] = []
+    for f_index, fentry in enumerate(config.functions):
+        objective = make_objective(fentry)
+        x_start = start_points(fentry, objective, config.seed, f_index)
+        n_start = len(x_start)
+        for oentry in config.optimizers:
+            if oentry.functions is not None and fentry.label not in oentry.functions:
+                continue
+            spec = OPTIMIZERS[oentry.optimizer]
+            points, swept = expand_grid(oentry.hyperparameters)
+            discrete = [k for k, h in spec.hyperparameters.items()
+                        if h.kind in ("bool", "choice") and k in oentry.hyperparameters]
+            by_static: dict[tuple, list[dict]] = {}
+            for p in points:
+                by_static.setdefault(tuple(p[k] for k in discrete), []).append(p)
+            for static_values, members in by_static.items():
+                ids = []
+                for p in members:
+                    gid = len(groups)
+                    groups.append(Group(
+                        id=gid, function=fentry.label, optimizer_label=oentry.label,
+                        optimizer=oentry.optimizer,
+                        hyperparameters={k: list(v) if isinstance(v, tuple) else v for k, v in p.items()},
+                        swept=tuple(swept), trials=n_start,
+                    ))
+                    ids.append(gid)
+                arrays = {}
+                for name, hyper in spec.hyperparameters.items():
+                    if name in discrete or name not in members[0]:
+                        continue
+                    if hyper.kind == "pair":
+                        arrays[name] = tuple(
+                            np.repeat([m[name][c] for m in members], n_start).astype(np.float64)
+                            for c in range(2)
+                        )
+                    else:
+                        arrays[name] = np.repeat([m[name] for m in members], n_start).astype(np.float64)
+                batches.append(Batch(
+                    function=fentry, objective=objective, optimizer=oentry.optimizer,
+                    static=dict(zip(discrete, static_values)), hyperparameters=arrays,
+                    x0=np.tile(x_start, (len(members), 1)),
+                    group_ids=np.repeat(np.asarray(ids, dtype=np.int64), n_start),
+                ))
+    return Plan(groups=tuple(groups), batches=tuple(batches))
