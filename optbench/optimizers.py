@@ -19,7 +19,9 @@ stored as ``(T, 1)`` so that it broadcasts against ``(T, D)``. Boolean and choic
 the variant of the algorithm and are one per optimizer instance.
 
 The ``*_rule`` functions hold the arithmetic alone; it works on NumPy arrays and on scalars
-alike so that a fused kernel can reuse it. This module imports NumPy alone.
+alike so that a fused kernel can reuse it. Where torch's kernels fuse a multiply and an add
+(``add(alpha=)``, ``addcmul``, ``lerp``) the rules call :func:`fma`; ``addcdiv`` is not fused
+in torch and is written as ``x + (v * a) / b``. This module imports NumPy alone.
 """
 
 from __future__ import annotations
@@ -165,19 +167,65 @@ def _any_nonzero(value) -> bool:
     return bool(np.any(np.asarray(value) != 0))
 
 
+# ---------------------------------------------------------------------------------------------
+# Fused multiply-add, as torch's CPU kernels compute it.
+
+
+def _two_sum(a, b):
+    """Knuth's TwoSum: ``s + e == a + b`` exactly, ``s = fl(a + b)``."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _two_product(a, b):
+    """Dekker's product with Veltkamp's split: ``p + e == a * b`` exactly (barring over/underflow)."""
+    p = a * b
+    t = 134217729.0 * a  # 2**27 + 1
+    a_hi = t - (t - a)
+    a_lo = a - a_hi
+    t = 134217729.0 * b
+    b_hi = t - (t - b)
+    b_lo = b - b_hi
+    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def fma(a, b, c):
+    r"""Fused multiply-add ``a * b + c`` rounded once, as torch's CPU kernels compute it.
+
+    torch evaluates ``add(alpha=)``, ``addcmul`` and ``lerp`` with a fused multiply-add, so
+    reproducing its trajectories to the last bit needs one. NumPy has none; this emulates it
+    exactly in binary64 (Boldo & Melquiond, "Emulation of FMA and correctly rounded sums: proved
+    algorithms using rounding to odd", IEEE Trans. Computers 57, 2008, Algorithm 5):
+
+    .. math::  (u_h, u_l) = a \otimes b, \quad (t_h, t_l) = c \oplus u_h, \quad
+               v = \mathrm{RO}(t_l + u_l), \quad \mathrm{fma} = \mathrm{RN}(t_h + v)
+
+    where :math:`\otimes, \oplus` are the error-free product and sum and RO rounds to odd
+    (computed from the error of the sum: an inexact result with an even significand moves one ulp
+    towards the exact value). Exact unless ``a * b`` overflows or its error underflows.
+    """
+    a, b, c = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), np.asarray(c, dtype=np.float64)
+    u_hi, u_lo = _two_product(a, b)
+    t_hi, t_lo = _two_sum(c, u_hi)
+    s, e = _two_sum(t_lo, u_lo)
+    even = (s.view(np.int64) & 1) == 0
+    towards = np.nextafter(s, np.where(e > 0, np.inf, -np.inf))
+    return t_hi + np.where((e != 0) & even, towards, s)
+
+
 def lerp(start, end, weight):
-    r"""``torch.lerp`` as computed on the CPU: two forms, chosen by the weight for accuracy.
+    r"""``torch.lerp`` as computed on the CPU: two fused forms, chosen by the weight for accuracy.
 
     .. math::  \mathrm{lerp}(s, e, w) = s + w (e - s) \text{ if } |w| < 0.5,
                \text{ else } e - (e - s)(1 - w)
     """
+    diff = end - start
     if np.ndim(weight) == 0:
         if abs(weight) < 0.5:
-            return start + weight * (end - start)
-        return end - (end - start) * (1 - weight)
-    return np.where(
-        np.abs(weight) < 0.5, start + weight * (end - start), end - (end - start) * (1 - weight)
-    )
+            return fma(weight, diff, start)
+        return fma(-diff, 1 - weight, end)
+    return np.where(np.abs(weight) < 0.5, fma(weight, diff, start), fma(-diff, 1 - weight, end))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,12 +241,12 @@ def sgd_rule(x, g, buf, step, lr, momentum, dampening, weight_decay, nesterov, m
     if maximize:
         g = -g
     if weight_decay is not None:
-        g = g + weight_decay * x
+        g = fma(weight_decay, x, g)
     if buf is not None:
         # torch starts the buffer at the first gradient (b_1 = g_1), without dampening.
-        buf = g if step == 1 else buf * momentum + (1 - dampening) * g
-        g = g + momentum * buf if nesterov else buf
-    return x + (-lr) * g, buf
+        buf = g if step == 1 else fma(1 - dampening, g, buf * momentum)
+        g = fma(momentum, buf, g) if nesterov else buf
+    return fma(-lr, g, x), buf
 
 
 @register_optimizer(
@@ -273,9 +321,9 @@ def adagrad_rule(x, g, state_sum, step, lr, lr_decay, eps, weight_decay, maximiz
     if maximize:
         g = -g
     if weight_decay is not None:
-        g = g + weight_decay * x
+        g = fma(weight_decay, x, g)
     clr = lr / (1 + (step - 1) * lr_decay)
-    state_sum = state_sum + g * g
+    state_sum = fma(g, g, state_sum)
     std = np.sqrt(state_sum) + eps
     return x + (-clr) * g / std, state_sum
 
@@ -350,20 +398,20 @@ def rmsprop_rule(
     if maximize:
         g = -g
     if weight_decay is not None:
-        g = g + weight_decay * x
+        g = fma(weight_decay, x, g)
     if first_gradient and step == 1:
         alpha = 0.0  # s_1 = g_1^2 (and m_1 = g_1): the book's form
-    square_avg = square_avg * alpha + (1 - alpha) * g * g
+    square_avg = fma((1 - alpha) * g, g, square_avg * alpha)
     if grad_avg is not None:
         grad_avg = lerp(grad_avg, g, 1 - alpha)
-        avg = np.sqrt(square_avg + (-1) * grad_avg * grad_avg)
+        avg = np.sqrt(fma(-grad_avg, grad_avg, square_avg))
     else:
         avg = np.sqrt(square_avg)
     avg = avg + eps
     if buf is None:
         return x + (-lr) * g / avg, square_avg, grad_avg, None
     buf = buf * momentum + g / avg
-    x_new = x + (-lr) * buf
+    x_new = fma(-lr, buf, x)
     if mixed_momentum is not None:
         # torch divides after scaling by lr when momentum == 0: keep that rounding there.
         x_new = np.where(mixed_momentum, x + (-lr) * g / avg, x_new)
@@ -464,10 +512,10 @@ def adam_rule(
         if decoupled_weight_decay:
             x = x * (1 - lr * weight_decay)
         else:
-            g = g + weight_decay * x
+            g = fma(weight_decay, x, g)
     b1, b2 = (0.0, 0.0) if first_gradient and step == 1 else (beta1, beta2)
     exp_avg = lerp(exp_avg, g, 1 - b1)
-    exp_avg_sq = exp_avg_sq * b2 + (1 - b2) * g * g
+    exp_avg_sq = fma((1 - b2) * g, g, exp_avg_sq * b2)
     if max_exp_avg_sq is not None:
         max_exp_avg_sq = np.maximum(max_exp_avg_sq, exp_avg_sq)
         second = max_exp_avg_sq
@@ -560,6 +608,7 @@ __all__ = [
     "OptimizerSpec",
     "adagrad",
     "adam",
+    "fma",
     "lerp",
     "make_optimizer",
     "per_trial",
