@@ -15,8 +15,9 @@ import difflib
 import hashlib
 import inspect
 import json
+import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 import yaml
@@ -24,7 +25,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     WithJsonSchema,
     create_model,
@@ -68,7 +71,9 @@ def _parse_float_sweep(raw, hyper: Hyperparameter, label: str) -> Sweep:
     if _is_number(raw):
         sweep = Sweep(values=(float(raw),), scale="single")
     elif isinstance(raw, list):
-        if not raw or not all(_is_number(v) for v in raw):
+        if not raw:
+            raise ValueError(f"an empty list gives no values; must be {_SWEEP_FORMS}, got []")
+        if not all(_is_number(v) for v in raw):
             raise ValueError(f"must be {_SWEEP_FORMS}, got {raw!r}")
         sweep = Sweep(values=tuple(float(v) for v in raw), scale="list" if len(raw) > 1 else "single")
     elif isinstance(raw, dict) and len(raw) == 1 and next(iter(raw)) in ("linspace", "logspace"):
@@ -89,6 +94,12 @@ def _parse_float_sweep(raw, hyper: Hyperparameter, label: str) -> Sweep:
             values = np.linspace(start, stop, num)
         sweep = Sweep(values=tuple(float(v) for v in values),
                       scale=("linear" if kind == "linspace" else "log") if num > 1 else "single")
+    elif isinstance(raw, dict) and len(raw) == 1:
+        kind = next(iter(raw))
+        raise ValueError(f"unknown spacing {kind!r}{_closest(kind, ('linspace', 'logspace'))}; "
+                         f"must be {_SWEEP_FORMS}, got {raw!r}")
+    elif isinstance(raw, dict):
+        raise ValueError(f"give one of linspace or logspace, got {raw!r}")
     else:
         raise ValueError(f"must be {_SWEEP_FORMS}, got {raw!r}")
     hyper.check(sweep.values, label)
@@ -159,14 +170,32 @@ class _Frozen(BaseModel):
 class RandomStart(_Frozen):
     """``random`` points drawn uniformly in ``box`` (default: the function's plot box)."""
 
-    random: int = Field(ge=1, description="number of start points")
-    box: Optional[list[tuple[float, float]]] = Field(
+    random: int = Field(ge=1, strict=True, description="number of start points")
+    box: list[tuple[float, float]] | None = Field(
         default=None, description="[low, high] per coordinate; default the function's box"
     )
-    seed: Optional[int] = Field(default=None, description="seed; default derived from the run's seed")
+    seed: int | None = Field(default=None, strict=True,
+                                description="seed; default derived from the run's seed")
 
 
-StartSpec = Union[list[float], list[list[float]], RandomStart]
+_START_FORMS = "a point [x1, x2, ...], a list of points, or {random: N, box: [[low, high], ...], seed: S}"
+
+
+def _start_form(raw) -> str | None:
+    """Which form of ``start`` the YAML uses (the tags are not keys, so they never reach a path)."""
+    if isinstance(raw, (dict, RandomStart)):
+        return "<random>"
+    if isinstance(raw, (list, tuple)):
+        return "<points>" if raw and isinstance(raw[0], (list, tuple)) else "<point>"
+    return None
+
+
+StartSpec = Annotated[
+    Annotated[list[float], Field(min_length=1), Tag("<point>")] | Annotated[list[Annotated[list[float], Field(min_length=1)]], Field(min_length=1), Tag("<points>")] | Annotated[RandomStart, Tag("<random>")],
+    Discriminator(_start_form, custom_error_type="start_form",
+                  custom_error_message=f"must be {_START_FORMS}"),
+]
+_START_TAGS = ("<point>", "<points>", "<random>")
 
 
 class FunctionEntry(_Frozen):
@@ -183,7 +212,7 @@ class OptimizerEntry(_Frozen):
 
     label: str
     optimizer: str
-    functions: Optional[tuple[str, ...]]
+    functions: tuple[str, ...] | None
     hyperparameters: dict[str, Any]  # name -> Sweep, or (Sweep, Sweep) for pairs
 
     def swept(self) -> list[str]:
@@ -200,8 +229,8 @@ class OptimizerEntry(_Frozen):
 class Target(_Frozen):
     """When a trial counts as converged: ``f - f* <= gap`` or ``||x - x*|| <= distance``."""
 
-    gap: Optional[float] = Field(default=None, gt=0, description="f - f* threshold (default 1e-6)")
-    distance: Optional[float] = Field(default=None, gt=0, description="||x - x*|| threshold")
+    gap: float | None = Field(default=None, gt=0, description="f - f* threshold (default 1e-6)")
+    distance: float | None = Field(default=None, gt=0, description="||x - x*|| threshold")
 
     @model_validator(mode="after")
     def _one_criterion(self):
@@ -222,8 +251,8 @@ class Divergence(_Frozen):
     """When a trial counts as diverged, besides a non-finite value: its gap ``f - f*`` exceeds
     ``gap`` (absolute) or ``factor`` times its starting gap (default factor 1e6)."""
 
-    gap: Optional[float] = Field(default=None, gt=0, description="absolute bound on f - f*")
-    factor: Optional[float] = Field(default=None, gt=1, description="bound relative to the start's gap")
+    gap: float | None = Field(default=None, gt=0, description="absolute bound on f - f*")
+    factor: float | None = Field(default=None, gt=1, description="bound relative to the start's gap")
 
     @model_validator(mode="after")
     def _one_bound(self):
@@ -272,7 +301,7 @@ def _function_model(name: str):
     spec = FUNCTIONS[name]
     fields: dict[str, Any] = {
         "function": (Literal[name], ...),
-        "label": (Optional[str], None),
+        "label": (str | None, None),
         "start": (StartSpec, Field(..., description="a point, a list of points, or {random: N, box, seed}")),
     }
     for pname, default in spec.parameters().items():
@@ -286,8 +315,8 @@ def _optimizer_model(name: str):
     spec = OPTIMIZERS[name]
     fields: dict[str, Any] = {
         "optimizer": (Literal[name], ...),
-        "label": (Optional[str], None),
-        "functions": (Optional[list[str]], Field(None, description="labels of the functions to run on; default all")),
+        "label": (str | None, None),
+        "functions": (list[str] | None, Field(None, description="labels of the functions to run on; default all")),
     }
     for hname, hyper in spec.hyperparameters.items():
         if hyper.kind == "float":
@@ -296,25 +325,26 @@ def _optimizer_model(name: str):
             typ = _pair_field(hyper)
         else:
             typ = _discrete_field(hyper)
-        fields[hname] = (Optional[typ], None)
+        fields[hname] = (typ | None, None)
     return create_model(f"Optimizer_{name}", __base__=_Frozen, __doc__=spec.summary, **fields)
 
 
 def _raw_config_model():
     function_models = tuple(_function_model(n) for n in FUNCTIONS)
     optimizer_models = tuple(_optimizer_model(n) for n in OPTIMIZERS)
-    FunctionRaw = Annotated[Union[function_models], Field(discriminator="function")]
-    OptimizerRaw = Annotated[Union[optimizer_models], Field(discriminator="optimizer")]
+    FunctionRaw = Annotated[Union[function_models], Field(discriminator="function")]  # noqa: UP007
+    OptimizerRaw = Annotated[Union[optimizer_models], Field(discriminator="optimizer")]  # noqa: UP007
     return create_model(
         "OptbenchConfig",
         __base__=_Frozen,
-        name=(Optional[str], Field(None, description="name of the benchmark; default the file's stem")),
+        name=(str | None, Field(None, description="name of the benchmark; default the file's stem")),
         description=(str, ""),
-        seed=(int, Field(0, description="seed of every random choice; --seed overrides it")),
-        steps=(int, Field(1000, ge=1, description="step budget of every trial")),
+        seed=(int, Field(0, strict=True, description="seed of every random choice; --seed overrides it")),
+        steps=(int, Field(1000, ge=1, strict=True, description="step budget of every trial")),
         target=(Target, Target()),
         divergence=(Divergence, Divergence()),
-        record=(int, Field(4, ge=0, description="trajectories recorded per group (its first start points)")),
+        record=(int, Field(4, ge=0, strict=True,
+                           description="trajectories recorded per group (its first start points)")),
         functions=(list[FunctionRaw], Field(..., min_length=1)),
         optimizers=(list[OptimizerRaw], Field(..., min_length=1)),
     )
@@ -345,19 +375,20 @@ class _LineMap:
 
     def __init__(self, root):
         self.lines: dict[tuple, int] = {}
-        self.duplicates: list[tuple[tuple, int]] = []
+        self.duplicates: list[tuple[tuple, int, int]] = []
         if root is not None:
             self._walk(root, ())
 
     def _walk(self, node, path):
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
-            seen = set()
+            seen: dict[str, int] = {}
             for key_node, value_node in node.value:
                 key = key_node.value
+                line = key_node.start_mark.line + 1
                 if key in seen:
-                    self.duplicates.append((path + (key,), key_node.start_mark.line + 1))
-                seen.add(key)
+                    self.duplicates.append((path + (key,), line, seen[key]))
+                seen.setdefault(key, line)
                 self.lines[path + (key,)] = key_node.start_mark.line + 1
                 self._walk(value_node, path + (key,))
                 self.lines[path + (key,)] = key_node.start_mark.line + 1
@@ -399,26 +430,64 @@ def _describe(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _error_message(err: dict, raw_data, source: str, lines: _LineMap) -> str:
-    """One line for the first pydantic error, naming file:line, key path, rule and value."""
-    loc = list(err["loc"])
-    kind = err["type"]
-    # Drop the discriminator tags pydantic puts in the path (optimizers.1.adam.lr -> optimizers[1].lr).
+#: pydantic's error types, in the words a config's author uses ({...} from the error's context).
+_RULES = {
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "string_type": "must be text",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "dict_type": "must be a mapping (key: value lines)",
+    "model_type": "must be a mapping (key: value lines)",
+    "model_attributes_type": "must be a mapping (key: value lines)",
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than": "must be < {lt}",
+    "less_than_equal": "must be <= {le}",
+    "too_short": "must have at least {min_length} entr{plural_min}",
+    "too_long": "must have at most {max_length} entr{plural_max}",
+}
+
+
+def _rule(err: dict) -> str:
+    """The rule an error breaks, without pydantic's wording where a plainer one exists."""
+    template = _RULES.get(err["type"])
+    if template is None:
+        msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        return msg[0].lower() + msg[1:] if msg else err["type"]
+    ctx = {k: format_value(v) if isinstance(v, float) else v for k, v in (err.get("ctx") or {}).items()}
+    ctx["plural_min"] = "y" if ctx.get("min_length") == 1 else "ies"
+    ctx["plural_max"] = "y" if ctx.get("max_length") == 1 else "ies"
+    return template.format(**ctx)
+
+
+def _clean_path(loc, raw_data, kind: str) -> tuple:
+    """The key path in the YAML: drop the union tags pydantic puts in ``loc``
+    (``optimizers.1.adam.lr`` -> ``optimizers[1].lr``), which are never keys of the data."""
     clean = []
     node = raw_data
-    for part in loc:
-        if isinstance(node, dict) and part not in node and isinstance(part, str) and part in (
-            *FUNCTIONS, *OPTIMIZERS,
-        ) and kind != "missing":
-            continue
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        is_key = isinstance(node, dict) and part in node
+        is_index = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        tag = not (is_key or is_index) and isinstance(part, str)
+        if tag and (not last or kind != "missing" or part in _START_TAGS):
+            continue  # a tag: paraboloid, adam, <point>, list[float], ...
         clean.append(part)
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        else:
-            node = None
-    path = tuple(clean)
+        node = node[part] if (is_key or is_index) else None
+    return tuple(clean)
+
+
+def _error_message(err: dict, raw_data, source: str, lines: _LineMap) -> str:
+    """One line for the first pydantic error, naming file:line, key path, rule and value."""
+    kind = err["type"]
+    path = _clean_path(err["loc"], raw_data, kind)
     where = _where(source, lines, path)
     parent = _lookup(raw_data, path[:-1])
 
@@ -429,21 +498,33 @@ def _error_message(err: dict, raw_data, source: str, lines: _LineMap) -> str:
         tag_name = "function" if "function" in err["ctx"]["discriminator"] else "optimizer"
         registry = FUNCTIONS if tag_name == "function" else OPTIMIZERS
         tag = err["ctx"]["tag"]
-        where = _where(source, lines, path + (tag_name,))
-        return (f"{where}.{tag_name}: unknown {tag_name} {tag!r}{_closest(tag, registry)}; "
+        if not path or path[-1] != tag_name:
+            path = path + (tag_name,)
+        where = _where(source, lines, path)
+        return (f"{where}: unknown {tag_name} {tag!r}{_closest(tag, registry)}; "
                 f"known: {', '.join(registry)}")
     if kind == "union_tag_not_found":
         tag_name = "function" if "function" in err["ctx"]["discriminator"] else "optimizer"
         return f"{where}: missing key {tag_name!r} (which {tag_name} to use)"
     if kind == "missing":
         return f"{where}: required key is missing"
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    received = err.get("input")
-    if kind in ("value_error", "assertion_error") and "got" in msg:
-        return f"{where}: {msg}"
-    return f"{where}: {msg[0].lower() + msg[1:]}, got {_describe(received)}"
+    rule = _rule(err)
+    if kind in ("value_error", "assertion_error") and "got" in rule:
+        return f"{where}: {rule}{_yaml_hint(err.get('input'))}"
+    return f"{where}: {rule}, got {_describe(err.get('input'))}{_yaml_hint(err.get('input'))}"
+
+
+def _yaml_hint(value) -> str:
+    """YAML 1.1 reads ``1e-3`` (no dot in the mantissa) as text, a common surprise."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return " (YAML reads this as text: write numbers like 1.0e-3, with a dot)"
+    if isinstance(value, list):
+        return next((h for v in value if (h := _yaml_hint(v))), "")
+    return ""
 
 
 def _lookup(data, path):
@@ -496,16 +577,14 @@ def loads(text: str, source: str = "<config>", default_name: str = "config",
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"{source}{line}: invalid YAML: {problem}") from None
+        raise ConfigError(_yaml_error_message(exc, source)) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: invalid YAML: {exc}") from None
     lines = _LineMap(root)
     if lines.duplicates:
-        dup_path, dup_line = lines.duplicates[0]
-        raise ConfigError(f"{source}:{dup_line}: {format_path(dup_path)}: duplicate key")
+        dup_path, dup_line, first_line = lines.duplicates[0]
+        raise ConfigError(f"{source}:{dup_line}: {format_path(dup_path)}: duplicate key "
+                          f"(first given on line {first_line})")
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a config is a mapping with 'functions' and 'optimizers', "
                           f"got {type(data).__name__ if data is not None else 'an empty file'}")
@@ -516,12 +595,25 @@ def loads(text: str, source: str = "<config>", default_name: str = "config",
     return _normalise(raw, data, source, lines, default_name, seed)
 
 
+def _yaml_error_message(exc: yaml.MarkedYAMLError, source: str) -> str:
+    """``file:line: invalid YAML: problem (context on line n)``: the line where the parser
+    stopped, and the line of the construct it was reading when that one started earlier."""
+    mark = exc.problem_mark or exc.context_mark
+    line = f":{mark.line + 1}" if mark else ""
+    problem = exc.problem or exc.context or "cannot parse"
+    text = f"{source}{line}: invalid YAML: {problem}"
+    context = exc.context_mark
+    if exc.problem and exc.context and context is not None and (mark is None or context.line != mark.line):
+        text += f" ({exc.context} on line {context.line + 1})"
+    return text
+
+
 def _normalise(raw, data, source, lines, default_name, seed) -> Config:
     def fail(path, message):
         raise ConfigError(f"{_where(source, lines, tuple(path))}: {message}")
 
     functions = []
-    labels: set[str] = set()
+    labels: dict[str, int] = {}
     for i, entry in enumerate(raw.functions):
         spec = FUNCTIONS[entry.function]
         params = {
@@ -529,13 +621,23 @@ def _normalise(raw, data, source, lines, default_name, seed) -> Config:
         }
         label = entry.label or entry.function
         if label in labels:
-            fail(("functions", i, "label"), f"label {label!r} is used twice; give each entry its own label")
-        labels.add(label)
+            given = "label" if entry.label else "default label (the function's name)"
+            fail(("functions", i, "label"),
+                 f"{given} {label!r} is already used by functions[{labels[label]}]; "
+                 f"give each function entry its own label")
+        labels[label] = i
+        for key, value in params.items():
+            if not _is_numeric_tree(value):
+                fail(("functions", i, key),
+                     f"must be a number or a list of numbers, got {_describe(value)}{_yaml_hint(value)}")
         try:
             objective = spec.factory(**params)
         except (ValueError, TypeError) as exc:
             key = _key_of_error(str(exc), params)
-            fail(("functions", i) + ((key,) if key else ()), str(exc))
+            message = str(exc)
+            if key and "got" not in message:
+                message += f", got {_describe(params[key])}"
+            fail(("functions", i) + ((key,) if key else ()), message)
         start = entry.start
         if isinstance(start, list) and start and not isinstance(start[0], list):
             start = [start]
@@ -556,7 +658,7 @@ def _normalise(raw, data, source, lines, default_name, seed) -> Config:
         functions.append(FunctionEntry(label=label, function=entry.function, params=params, start=start))
 
     optimizers = []
-    opt_labels: set[str] = set()
+    opt_labels: dict[str, int] = {}
     for i, entry in enumerate(raw.optimizers):
         spec = OPTIMIZERS[entry.optimizer]
         hypers = {
@@ -566,9 +668,11 @@ def _normalise(raw, data, source, lines, default_name, seed) -> Config:
         }
         label = entry.label or _default_label(entry.optimizer, hypers)
         if label in opt_labels:
+            given = "label" if entry.label else "default label"
             fail(("optimizers", i, "label"),
-                 f"label {label!r} is used twice; give each optimizer entry its own label")
-        opt_labels.add(label)
+                 f"{given} {label!r} is already used by optimizers[{opt_labels[label]}]; "
+                 f"give each optimizer entry its own label")
+        opt_labels[label] = i
         if entry.functions is not None:
             for j, fname in enumerate(entry.functions):
                 if fname not in labels:
@@ -594,6 +698,13 @@ def _normalise(raw, data, source, lines, default_name, seed) -> Config:
         functions=tuple(functions),
         optimizers=tuple(optimizers),
     )
+
+
+def _is_numeric_tree(value) -> bool:
+    """A number, or a non-empty (nested) list of numbers."""
+    if isinstance(value, list):
+        return bool(value) and all(_is_numeric_tree(v) for v in value)
+    return _is_number(value)
 
 
 def _key_of_error(message: str, keys) -> str | None:
@@ -645,4 +756,36 @@ def _check_factory(spec, hypers, fail) -> None:
         try:
             spec.factory(**kwargs)
         except ValueError as exc:
-            fail(str(exc), _key_of_error(str(exc), hypers))
+            message = str(exc)
+            if "got" not in message:
+                message += ", got " + _offending_setting(spec, members, dict(key), message)
+            fail(message, _key_of_error(message, hypers))
+
+
+def _offending_setting(spec, members: list[dict], static: dict, message: str) -> str:
+    """The first grid point the factory rejects, shown by the hyperparameters the message names
+    (``nesterov=true, momentum=0 (default)``)."""
+    bad = members[0]
+    for point in members:
+        try:
+            spec.factory(**{**point, **static})
+        except ValueError:
+            bad = point
+            break
+    named = [h for h in spec.hyperparameters if re.search(rf"\b{re.escape(h)}\b", message)]
+    parts = []
+    for name in named or list(bad):
+        if name in bad:
+            value = bad[name]
+            text = ("(" + ", ".join(map(format_value, value)) + ")" if isinstance(value, tuple)
+                    else format_value(value))
+            parts.append(f"{name}={text}")
+        else:
+            parts.append(f"{name}={_default_text(spec.hyperparameters[name].default)} (default)")
+    return ", ".join(parts)
+
+
+def _default_text(value) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(format_value, value)) + ")"
+    return format_value(value)

@@ -4,7 +4,10 @@ A *group* is one function x optimizer x hyperparameter point, run from every sta
 function. A *batch* is every group of one (function, optimizer entry, discrete options) triple:
 its trials advance together as rows of ``(trials, dim)`` arrays, each hyperparameter a
 ``(trials,)`` array. Sweeps expand to the Cartesian grid of their values, like benchopt's
-``parameters``; the first swept hyperparameter varies slowest.
+``parameters``: hyperparameters in the order of the optimizer's signature (the order
+``optbench list`` shows), whatever their order in the YAML, the first varying slowest, a pair's
+first component before its second. Boolean and choice options select the variant of the
+algorithm, so the groups of each option form their own batch, options in grid order.
 """
 
 from __future__ import annotations
