@@ -1,0 +1,278 @@
+r"""Reference trajectories from ``torch.optim`` for optbench's parity tests.
+
+For every row of :data:`CASES` (an optimizer, one of its options, torch's class and the
+hyperparameters) and every function of :data:`FUNCTIONS`, this script runs ``torch.optim``
+(``foreach=False``: the single-tensor CPU path, in float64) for :data:`STEPS` steps from the
+function's start point and saves the ``STEPS + 1`` points of the trajectory.
+``tests/test_torch_parity.py`` checks optbench against these points at ``rtol = 1e-12``, and
+against a live torch when one is installed.
+
+Gradients. On the paraboloids torch's autograd differentiates the same formula as optbench's
+value, ``sum(a * x * x) + c``, and gives optbench's gradient ``2 a x`` to the last bit. On
+Rosenbrock autograd adds the partial derivatives up in another order than the closed form
+``-400 x_i (x_{i+1} - x_i^2) - 2 (1 - x_i) + 200 (x_i - x_{i-1}^2)``, so most of its gradients
+differ from optbench's in the last bit, and on a sensitive path that alone breaks ``1e-12``
+(RMSprop with ``alpha=0.9`` ends ``4e-4`` apart after 1000 steps, yet within ``1e-14`` with
+the closed form). Rosenbrock's gradient is therefore the closed form, written with torch's
+operations (:func:`torch_gradient`); what the fixtures test is the update rule, not the
+differentiation.
+
+torch fuses some multiply-adds (``add_(alpha=...)``, ``addcdiv_``) into FMA instructions, so
+even with equal gradients its points differ from optbench's in the last bits; where a path
+spirals into the minimum, a coordinate passing near zero is then far off *relative to itself*
+though close relative to the spiral. The parity test measures each coordinate's error against
+its size over the surrounding steps (see ``tests/test_torch_parity.py``), and the table's
+hyperparameters keep every path's error below ``1e-12`` on that measure.
+
+Output: one compressed ``.npz`` per optimizer, ``tests/fixtures/torch/<optimizer>.npz``, with
+
+* ``meta``: a JSON string: torch's version, the step count, the functions (optbench name,
+  parameters, start point) and the cases (function, variant, torch class, hyperparameters);
+* ``points__<function>__<variant>``: the trajectory, shape ``(STEPS + 1, 2)``, float64.
+
+Adding an optimizer: append rows to :data:`CASES` (its optbench name, torch's class, the
+options to cover and a learning rate per function that gives a finite, non-trivial path), then
+regenerate only its file::
+
+    python3 scripts/make_torch_fixtures.py --optimizer adamw
+
+Regenerate every fixture (needs torch; takes a few seconds)::
+
+    python3 scripts/make_torch_fixtures.py
+
+``--describe`` prints, per case, whether the path stayed finite, its final gap and how often
+its second coordinate changed sign, to help choose hyperparameters; it writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+STEPS = 1000
+FIXTURE_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "torch"
+
+
+@dataclass(frozen=True)
+class Function:
+    """A test function: optbench's registry name and parameters, and a start point."""
+
+    optbench: str
+    params: dict
+    start: tuple[float, float]
+
+
+#: The three functions every case runs on.
+FUNCTIONS: dict[str, Function] = {
+    # The book's fig. 8.1 paraboloid, 0.2 x^2 + 0.2 y^2 - 5.
+    "isotropic": Function("paraboloid", {"a": [0.2, 0.2], "c": -5.0}, (6.0, 6.0)),
+    # The book's figs. 8.2-8.6 paraboloid, 0.2 x^2 + 2 y^2 - 5.
+    "elongated": Function("paraboloid", {"a": [0.2, 2.0], "c": -5.0}, (5.1, 2.3)),
+    # Rosenbrock's classic start.
+    "rosenbrock": Function("rosenbrock", {"dim": 2}, (-1.2, 1.0)),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One optimizer option, run on every function.
+
+    ``hyperparameters`` are passed as they are to both torch's class and optbench's factory
+    (their names are torch's); ``lr`` gives the learning rate per function label.
+    """
+
+    optimizer: str  # optbench's registry name
+    variant: str  # a short name of the option covered
+    torch_class: str  # the class in torch.optim
+    lr: dict[str, float]
+    hyperparameters: dict = field(default_factory=dict)
+
+
+# Maximizing ascends the functions: the paths grow but stay finite for 1000 steps.
+# Learning rates that give each optimizer a finite, non-trivial path on each function: zig-zags
+# on the paraboloids (sgd's 0.45 on the elongated one flips y's sign every step), the slow crawl
+# along Rosenbrock's valley.
+_SGD_LR = {"isotropic": 4.5, "elongated": 0.45, "rosenbrock": 1e-3}
+_MOMENTUM_LR = {"isotropic": 1.0, "elongated": 0.1, "rosenbrock": 2e-4}
+_ADAGRAD_LR = {"isotropic": 0.5, "elongated": 0.3, "rosenbrock": 0.1}
+_RMSPROP_LR = {"isotropic": 0.3, "elongated": 0.1, "rosenbrock": 1e-3}
+# With momentum, RMSprop's larger steps spiral around the minimum and the path grows sensitive
+# to the last bit (torch's FMA): smaller steps keep the zig-zag and the parity.
+_RMSPROP_MOMENTUM_LR = {"isotropic": 0.03, "elongated": 0.03, "rosenbrock": 1e-3}
+_ADAM_LR = {"isotropic": 1.0, "elongated": 0.3, "rosenbrock": 0.02}
+
+#: The declarative table: one row per option of each optimizer.
+CASES: list[Case] = [
+    Case("sgd", "plain", "SGD", _SGD_LR),
+    Case("sgd", "momentum", "SGD", _MOMENTUM_LR, {"momentum": 0.9}),
+    Case("sgd", "momentum_dampening", "SGD", _MOMENTUM_LR, {"momentum": 0.9, "dampening": 0.3}),
+    Case("sgd", "nesterov", "SGD", _MOMENTUM_LR, {"momentum": 0.9, "nesterov": True}),
+    Case("sgd", "weight_decay", "SGD", _SGD_LR, {"weight_decay": 0.02}),
+    Case("sgd", "maximize", "SGD", {"isotropic": 0.005, "elongated": 0.005, "rosenbrock": 5e-7},
+         {"maximize": True}),
+    Case("adagrad", "plain", "Adagrad", _ADAGRAD_LR),
+    Case("adagrad", "lr_decay", "Adagrad", _ADAGRAD_LR, {"lr_decay": 0.01}),
+    Case("adagrad", "initial_accumulator_value", "Adagrad", _ADAGRAD_LR,
+         {"initial_accumulator_value": 0.5}),
+    Case("adagrad", "weight_decay", "Adagrad", _ADAGRAD_LR, {"weight_decay": 0.1}),
+    Case("adagrad", "maximize", "Adagrad", _ADAGRAD_LR, {"maximize": True}),
+    Case("rmsprop", "plain", "RMSprop", _RMSPROP_LR),
+    Case("rmsprop", "alpha", "RMSprop", _RMSPROP_LR, {"alpha": 0.9}),
+    Case("rmsprop", "centered", "RMSprop", _RMSPROP_LR, {"centered": True}),
+    Case("rmsprop", "momentum", "RMSprop", _RMSPROP_MOMENTUM_LR, {"momentum": 0.3}),
+    Case("rmsprop", "centered_momentum", "RMSprop", _RMSPROP_MOMENTUM_LR,
+         {"centered": True, "momentum": 0.3}),
+    Case("rmsprop", "weight_decay", "RMSprop", _RMSPROP_LR, {"weight_decay": 0.1}),
+    Case("rmsprop", "maximize", "RMSprop", _RMSPROP_LR, {"maximize": True}),
+    Case("adam", "plain", "Adam", _ADAM_LR),
+    Case("adam", "amsgrad", "Adam", _ADAM_LR, {"amsgrad": True}),
+    Case("adam", "weight_decay", "Adam", _ADAM_LR, {"weight_decay": 0.1}),
+    Case("adam", "decoupled_weight_decay", "Adam", _ADAM_LR,
+         {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+    Case("adam", "maximize", "Adam", _ADAM_LR, {"maximize": True}),
+]
+
+
+def case_hyperparameters(case: Case, function: str) -> dict:
+    """The keyword arguments of one case on one function (lists for pairs, JSON-ready)."""
+    return {"lr": case.lr[function], **case.hyperparameters}
+
+
+def torch_objective(function: Function):
+    """The function as a torch expression of a 1-D tensor, written as optbench computes it."""
+    import torch
+
+    if function.optbench == "paraboloid":
+        a = torch.tensor(function.params["a"], dtype=torch.float64)
+        c = float(function.params["c"])
+        return lambda x: torch.sum(a * x * x) + c
+    if function.optbench == "rosenbrock":
+        def rosenbrock(x):
+            head, tail = x[:-1], x[1:]
+            valley = tail - head * head
+            off = 1.0 - head
+            return torch.sum(100.0 * valley * valley + off * off)
+        return rosenbrock
+    raise ValueError(f"no torch expression for {function.optbench!r}")
+
+
+def torch_gradient(function: Function):
+    """The gradient as torch computes it for the fixtures: autograd, or a closed form (see above)."""
+    import torch
+
+    if function.optbench == "rosenbrock":
+        def rosenbrock_gradient(x):
+            head, tail = x[:-1], x[1:]
+            valley = tail - head * head
+            off = 1.0 - head
+            g = torch.zeros_like(x)
+            g[:-1] = -400.0 * head * valley - 2.0 * off
+            g[1:] += 200.0 * valley
+            return g
+        return rosenbrock_gradient
+    f = torch_objective(function)
+
+    def autograd_gradient(x):
+        x = x.detach().requires_grad_(True)
+        f(x).backward()
+        return x.grad
+    return autograd_gradient
+
+
+def torch_trajectory(torch_class: str, hyperparameters: dict, function: Function,
+                     steps: int = STEPS) -> np.ndarray:
+    """Run ``torch.optim.<torch_class>`` on one function; return the ``(steps + 1, D)`` points."""
+    import torch
+
+    kwargs = dict(hyperparameters)
+    if "betas" in kwargs:
+        kwargs["betas"] = tuple(kwargs["betas"])
+    gradient = torch_gradient(function)
+    x = torch.tensor(function.start, dtype=torch.float64)
+    opt = getattr(torch.optim, torch_class)([x], foreach=False, **kwargs)
+    points = np.empty((steps + 1, len(function.start)))
+    points[0] = x.numpy()
+    for k in range(1, steps + 1):
+        x.grad = gradient(x)
+        opt.step()
+        points[k] = x.numpy()
+    return points
+
+
+def fixture_path(optimizer: str) -> Path:
+    return FIXTURE_DIR / f"{optimizer}.npz"
+
+
+def point_key(function: str, variant: str) -> str:
+    return f"points__{function}__{variant}"
+
+
+def make_fixture(optimizer: str) -> dict[str, np.ndarray]:
+    """Every case of one optimizer on every function: the arrays of its ``.npz``."""
+    import torch
+
+    cases = [c for c in CASES if c.optimizer == optimizer]
+    arrays: dict[str, np.ndarray] = {}
+    meta = {
+        "torch_version": torch.__version__,
+        "steps": STEPS,
+        "functions": {name: {"optbench": f.optbench, "params": f.params, "start": list(f.start)}
+                      for name, f in FUNCTIONS.items()},
+        "cases": [],
+    }
+    for case in cases:
+        for fname, function in FUNCTIONS.items():
+            hypers = case_hyperparameters(case, fname)
+            points = torch_trajectory(case.torch_class, hypers, function)
+            if not np.all(np.isfinite(points)):
+                raise SystemExit(f"{optimizer}/{case.variant} on {fname}: the path is not finite; "
+                                 "choose other hyperparameters")
+            arrays[point_key(fname, case.variant)] = points
+            meta["cases"].append({"function": fname, "variant": case.variant,
+                                  "torch_class": case.torch_class, "hyperparameters": hypers})
+    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+    return arrays
+
+
+def describe(optimizer: str) -> None:
+    """Print what each case's path does (finite, final gap, sign changes of y)."""
+    sys.path.insert(0, str(FIXTURE_DIR.parent.parent.parent))
+    from optbench.functions import make_function
+
+    for case in (c for c in CASES if c.optimizer == optimizer):
+        for fname, function in FUNCTIONS.items():
+            points = torch_trajectory(case.torch_class, case_hyperparameters(case, fname), function)
+            objective = make_function(function.optbench, **function.params)
+            f, _ = objective.value_and_grad(points)
+            flips = int(np.count_nonzero(np.diff(np.sign(points[:, 1])) != 0))
+            print(f"{optimizer:8} {case.variant:26} {fname:11} finite={np.isfinite(points).all()!s:5}"
+                  f" gap0={f[0] - objective.f_star:9.3g} gap={f[-1] - objective.f_star:9.3g}"
+                  f" min|x|={np.abs(points).min():9.3g} y-sign flips={flips}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    names = sorted({c.optimizer for c in CASES})
+    parser.add_argument("--optimizer", action="append", choices=names,
+                        help="regenerate only this optimizer's file (repeatable); default all")
+    parser.add_argument("--describe", action="store_true",
+                        help="print what each path does instead of writing fixtures")
+    args = parser.parse_args(argv)
+    for optimizer in args.optimizer or names:
+        if args.describe:
+            describe(optimizer)
+            continue
+        FIXTURE_DIR.mkdir(parents=True, exist_ok=True)
+        path = fixture_path(optimizer)
+        np.savez_compressed(path, **make_fixture(optimizer))
+        print(f"wrote {path.relative_to(FIXTURE_DIR.parent.parent.parent)} "
+              f"({path.stat().st_size / 1024:.0f} KiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""optbench's update rules against torch.optim 2.13 (float64, single-tensor CPU path).
+
+The committed fixtures (``tests/fixtures/torch/*.npz``, made by
+``scripts/make_torch_fixtures.py``) hold torch's 1000-step paths for every optimizer option on
+three functions; they are checked without torch. When torch is installed, the same cases are
+also run live, and batches whose trials have *different* hyperparameters are compared with one
+torch run per trial.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from trajectory_tools import assert_path_close, run_path
+
+from optbench.functions import make_function
+from optbench.optimizers import OPTIMIZERS, make_optimizer
+
+ROOT = Path(__file__).resolve().parent.parent
+RTOL = 1e-12
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location(
+        "make_torch_fixtures", ROOT / "scripts" / "make_torch_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+fixtures = _load_script()
+
+
+def _load_fixture(optimizer: str) -> tuple[dict, dict[str, np.ndarray]]:
+    with np.load(fixtures.fixture_path(optimizer)) as npz:
+        meta = json.loads(str(npz["meta"]))
+        arrays = {k: npz[k] for k in npz.files if k != "meta"}
+    return meta, arrays
+
+
+FIXTURE_OPTIMIZERS = sorted({c.optimizer for c in fixtures.CASES})
+FIXTURES = {name: _load_fixture(name) for name in FIXTURE_OPTIMIZERS}
+
+
+def _fixture_cases():
+    for name, (meta, _) in FIXTURES.items():
+        for case in meta["cases"]:
+            yield pytest.param(name, case, id=f"{name}-{case['variant']}-{case['function']}")
+
+
+def _objective(meta: dict, function: str):
+    entry = meta["functions"][function]
+    return make_function(entry["optbench"], **entry["params"]), np.array([entry["start"]])
+
+
+def test_fixtures_cover_every_case_of_the_table():
+    for case in fixtures.CASES:
+        meta, arrays = FIXTURES[case.optimizer]
+        for function in fixtures.FUNCTIONS:
+            key = fixtures.point_key(function, case.variant)
+            assert key in arrays, f"{key} missing from {case.optimizer}.npz: regenerate it"
+            stored = next(c for c in meta["cases"]
+                          if c["function"] == function and c["variant"] == case.variant)
+            assert stored["hyperparameters"] == fixtures.case_hyperparameters(case, function)
+
+
+def test_fixtures_cover_every_optimizer_option():
+    """Each registered optimizer has fixtures, and each of its float and bool options is set
+    to a non-default value in at least one case."""
+    assert set(FIXTURE_OPTIMIZERS) >= {"sgd", "adagrad", "rmsprop", "adam"}
+    book_only = {"bias_correction", "state_init"}  # not torch options: see test_optimizers.py
+    for name in FIXTURE_OPTIMIZERS:
+        spec = OPTIMIZERS[name]
+        meta, _ = FIXTURES[name]
+        covered = {k for c in meta["cases"] for k, v in c["hyperparameters"].items()
+                   if k == "lr" or v != spec.hyperparameters[k].default}
+        missing = set(spec.hyperparameters) - covered - book_only - {"eps", "betas"}
+        assert not missing, f"{name}: no fixture case sets {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", FIXTURE_OPTIMIZERS)
+def test_fixture_metadata(name):
+    meta, arrays = FIXTURES[name]
+    assert meta["torch_version"].startswith("2.13")
+    assert meta["steps"] == 1000
+    for points in arrays.values():
+        assert points.shape == (1001, 2) and points.dtype == np.float64
+        assert np.all(np.isfinite(points))
+
+
+@pytest.mark.parametrize("name, case", _fixture_cases())
+def test_optbench_equals_torch_fixture(name, case):
+    meta, arrays = FIXTURES[name]
+    objective, x0 = _objective(meta, case["function"])
+    desired = arrays[fixtures.point_key(case["function"], case["variant"])]
+    np.testing.assert_array_equal(desired[0], x0[0])
+    path = run_path(objective, make_optimizer(name, **case["hyperparameters"]), x0, meta["steps"])
+    assert_path_close(path[0], desired, RTOL, f"{name} {case['variant']} on {case['function']}")
+
+
+def test_fixture_paths_are_not_trivial():
+    """The cases move: every path leaves its start, and between them the paraboloid paths
+    include zig-zags (y changing sign) and the Rosenbrock ones a slow crawl."""
+    flips = []
+    for name, (meta, arrays) in FIXTURES.items():
+        for case in meta["cases"]:
+            points = arrays[fixtures.point_key(case["function"], case["variant"])]
+            assert np.linalg.norm(points[-1] - points[0]) > 0.1, (name, case)
+            if case["function"] == "elongated":
+                flips.append(np.count_nonzero(np.diff(np.sign(points[:, 1]))))
+    assert sum(f >= 100 for f in flips) >= 5
+
+
+# --- live torch -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def torch():
+    return pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("name, case", _fixture_cases())
+def test_optbench_equals_live_torch(torch, name, case):
+    meta, _ = FIXTURES[name]
+    function = fixtures.FUNCTIONS[case["function"]]
+    desired = fixtures.torch_trajectory(case["torch_class"], case["hyperparameters"], function,
+                                        steps=300)
+    objective, x0 = _objective(meta, case["function"])
+    path = run_path(objective, make_optimizer(name, **case["hyperparameters"]), x0, 300)
+    assert_path_close(path[0], desired, RTOL, f"{name} {case['variant']} live")
+
+
+# One batch, several trials with different hyperparameters (and, for sgd and rmsprop, trials
+# with and without momentum side by side, which takes a separate code path in each).
+BATCHES = [
+    ("sgd", "SGD", {"lr": [0.1, 0.3, 0.45, 0.2], "momentum": [0.0, 0.5, 0.0, 0.9],
+                    "dampening": [0.7, 0.2, 0.0, 0.0]}, {}),
+    ("sgd", "SGD", {"lr": [0.05, 0.1, 0.2], "momentum": [0.9, 0.5, 0.1],
+                    "weight_decay": [0.0, 0.1, 0.3]}, {"nesterov": True}),
+    ("sgd", "SGD", {"lr": [0.001, 0.005, 0.002]}, {"maximize": True}),
+    ("adagrad", "Adagrad", {"lr": [0.1, 0.5, 1.0], "lr_decay": [0.0, 0.01, 0.1],
+                            "initial_accumulator_value": [0.0, 0.5, 2.0],
+                            "weight_decay": [0.1, 0.0, 0.01], "eps": [1e-10, 1e-6, 1e-3]}, {}),
+    ("rmsprop", "RMSprop", {"lr": [0.01, 0.03, 0.1], "alpha": [0.99, 0.9, 0.5],
+                            "momentum": [0.0, 0.3, 0.0], "weight_decay": [0.0, 0.1, 0.01],
+                            "eps": [1e-8, 1e-6, 1e-4]}, {}),
+    # Centered with a small alpha, s - m^2 cancels on Rosenbrock and amplifies the last bit;
+    # alpha stays >= 0.9 there.
+    ("rmsprop", "RMSprop", {"lr": [0.01, 0.03, 0.02], "alpha": [0.99, 0.9, 0.95],
+                            "momentum": [0.3, 0.0, 0.1]}, {"centered": True}),
+    ("adam", "Adam", {"lr": [0.1, 0.3, 0.05], "betas": ([0.9, 0.5, 0.0], [0.999, 0.9, 0.99]),
+                      "eps": [1e-8, 1e-6, 0.0], "weight_decay": [0.0, 0.1, 0.01]}, {}),
+    ("adam", "Adam", {"lr": [0.1, 0.3, 0.05], "betas": ([0.9, 0.5, 0.0], [0.999, 0.9, 0.99]),
+                      "weight_decay": [0.0, 0.1, 0.5]},
+     {"amsgrad": True, "decoupled_weight_decay": True}),
+]
+
+
+@pytest.mark.parametrize("function", ["elongated", "rosenbrock"])
+@pytest.mark.parametrize("name, torch_class, per_trial, options", BATCHES)
+def test_batch_of_different_settings_equals_one_torch_run_per_trial(
+    torch, name, torch_class, per_trial, options, function
+):
+    steps = 200
+    trials = len(per_trial["lr"])
+    fn = fixtures.FUNCTIONS[function]
+    objective = make_function(fn.optbench, **fn.params)
+    if function == "rosenbrock":
+        # Rosenbrock's curvature wants far smaller steps, and ascending it far smaller still.
+        scale = 1e-4 if options.get("maximize") else 1e-2
+        per_trial = {**per_trial, "lr": [v * scale for v in per_trial["lr"]]}
+    kwargs = {k: tuple(np.array(c) for c in v) if isinstance(v, tuple) else np.array(v)
+              for k, v in per_trial.items()}
+    x0 = np.tile(fn.start, (trials, 1))
+    paths = run_path(objective, make_optimizer(name, **kwargs, **options), x0, steps)
+    for i in range(trials):
+        hypers = {k: [c[i] for c in v] if isinstance(v, tuple) else v[i]
+                  for k, v in per_trial.items()}
+        desired = fixtures.torch_trajectory(torch_class, {**hypers, **options}, fn, steps=steps)
+        assert_path_close(paths[i], desired, RTOL, f"{name} trial {i} {hypers} {options}")
