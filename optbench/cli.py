@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -65,10 +66,23 @@ def load_config(path: Path, seed: int | None):
         raise BadInput(str(exc)) from None
 
 
+def check_writable(out_dir: Path) -> None:
+    """Fail before running, not after, when ``out_dir`` cannot receive a run: the nearest
+    existing ancestor must be a directory this process may write into."""
+    probe = out_dir.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise Failure(f"cannot write results to {out_dir}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise Failure(f"cannot write results to {out_dir}: {probe} is not writable")
+
+
+# CONFIG is a plain path: config.load reports a missing file or a directory in one line (exit 2),
+# where click.Path(exists=True) would print a usage block.
 @cli.command(context_settings=CONTEXT)
-@click.argument("config_path", metavar="CONFIG",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
               default=Path("results"), show_default=True, help="Directory that receives the run.")
 @click.option("--seed", type=int, default=None, help="Seed of every random choice (overrides the config's).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the path of the saved run.")
@@ -79,6 +93,7 @@ def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool):
     from .runner import run as run_config
 
     config = load_config(config_path, seed)
+    check_writable(out_dir)
     err = _stderr()
     started = _dt.datetime.now(_dt.timezone.utc)
     try:
@@ -122,39 +137,40 @@ def functions_table() -> Table:
     from .functions import FUNCTIONS
 
     table = Table(title="[bold]Functions[/]", title_justify="left")
-    table.add_column("name", style="bold")
-    table.add_column("formula")
-    table.add_column("parameters (defaults)")
-    table.add_column("description")
+    table.add_column("name", style="bold", no_wrap=True)
+    table.add_column("formula", overflow="fold")
+    table.add_column("parameters (defaults)", overflow="fold")
+    table.add_column("description", overflow="fold")
     for spec in FUNCTIONS.values():
         params = ", ".join(f"{k}={_default_text(v)}" for k, v in spec.parameters().items())
-        table.add_row(spec.name, spec.formula, params, spec.summary)
+        table.add_row(spec.name, spec.formula, params, spec.summary.replace("``", ""))
     return table
 
 
-def optimizers_table() -> Table:
+def optimizer_tables() -> list[Table]:
+    """One table per optimizer: its hyperparameters, defaults, allowed values and meaning."""
     from .optimizers import OPTIMIZERS
 
-    table = Table(title="[bold]Optimizers[/]", title_justify="left")
-    table.add_column("name", style="bold")
-    table.add_column("hyperparameter")
-    table.add_column("default", justify="right")
-    table.add_column("allowed")
-    table.add_column("meaning")
+    tables = []
     for spec in OPTIMIZERS.values():
-        table.add_row(spec.name, "", "", "", f"[italic]{spec.summary}[/]")
+        table = Table(title=f"[bold]{spec.name}[/]: {spec.summary}", title_justify="left")
+        # Names and defaults are what a config's author types: never wrapped, never cut.
+        table.add_column("hyperparameter", style="bold", no_wrap=True)
+        table.add_column("default", justify="right", no_wrap=True)
+        table.add_column("allowed", overflow="fold")
+        table.add_column("meaning", overflow="fold")
         for hyper in spec.hyperparameters.values():
             allowed = (
                 "true / false" if hyper.kind == "bool"
                 else " / ".join(hyper.choices) if hyper.kind == "choice"
                 else hyper.interval
             )
-            table.add_row("", hyper.name, _default_text(hyper.default), allowed, hyper.doc)
-        table.add_section()
-    return table
+            table.add_row(hyper.name, _default_text(hyper.default), allowed, hyper.doc)
+        tables.append(table)
+    return tables
 
 
-@cli.command("list", context_settings=CONTEXT)
+@cli.command("list", context_settings=CONTEXT, short_help="List functions and optimizers with their defaults.")
 @click.argument("what", type=click.Choice(["functions", "optimizers", "all"]), default="all")
 def list_(what: str):
     """List the functions and optimizers, with their parameters and defaults."""
@@ -162,10 +178,12 @@ def list_(what: str):
     if what in ("functions", "all"):
         out.print(functions_table())
     if what in ("optimizers", "all"):
-        out.print(optimizers_table())
+        for table in optimizer_tables():
+            out.print()
+            out.print(table)
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.command(context_settings=CONTEXT, short_help="Print the JSON Schema of config files.")
 def schema():
     """Print the JSON Schema of config files (for editors' completion and checking)."""
     from .config import json_schema

@@ -14,10 +14,13 @@ half-written run behind. Reporters read these files alone (:func:`load`).
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import os
 import platform
+import secrets
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +29,7 @@ import numpy as np
 from . import __version__
 from .config import Config
 from .metrics import group_summaries
-from .runner import RunOutput, TrialOutcomes, Trajectories
+from .runner import RunOutput, Trajectories, TrialOutcomes
 from .sweep import Group
 
 SCHEMA_VERSION = 1
@@ -68,19 +71,19 @@ class Results:
 
 
 def _versions() -> dict:
-    import click
-    import pydantic
-    import rich
-    import yaml
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return ""
 
     return {
         "optbench": __version__,
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "pydantic": pydantic.__version__,
-        "click": click.__version__ if hasattr(click, "__version__") else "",
-        "rich": getattr(rich, "__version__", ""),
-        "pyyaml": yaml.__version__,
+        **{name: installed(name) for name in ("pydantic", "click", "rich", "pyyaml")},
     }
 
 
@@ -142,29 +145,51 @@ def _from_finite_json(value):
 
 
 def save(results: Results, out_dir: str | Path, run_id: str | None = None) -> Path:
-    """Write ``results`` to ``out_dir/<name>/<run-id>/`` atomically; return the directory."""
+    """Write ``results`` to ``out_dir/<name>/<run-id>/`` atomically; return the directory.
+
+    The files are written into a fresh hidden directory, which is then renamed to the first free
+    name among ``<run-id>``, ``<run-id>-2``, ... A rename onto an existing run fails (a run
+    directory is never empty), so two runs that finish in the same second, even in two
+    processes, get two directories. On any failure nothing is left behind: neither the
+    temporary directory nor the directories this call created.
+    """
     parent = Path(out_dir) / results.name
+    created = [d for d in (parent, *parent.parents) if not d.exists()]
     parent.mkdir(parents=True, exist_ok=True)
     if run_id is None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         run_id = f"{stamp}-{results.meta['config_hash'][:8]}"
-    final = parent / run_id
-    n = 1
-    while final.exists():
-        n += 1
-        final = parent / f"{run_id}-{n}"
-    tmp = parent / f".{final.name}.partial"
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    # A name of its own (not mkdtemp's, whose 0o700 would ignore the user's umask).
+    tmp = parent / f".{run_id}.{os.getpid()}.{secrets.token_hex(4)}.partial"
     tmp.mkdir()
     try:
         write_into(results, tmp)
-        os.replace(tmp, final)
+        final = _claim(tmp, parent, run_id)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for directory in created:  # innermost first; only if still empty
+            try:
+                directory.rmdir()
+            except OSError:
+                break
         raise
     results.path = final
     return final
+
+
+def _claim(tmp: Path, parent: Path, run_id: str) -> Path:
+    """Rename ``tmp`` to the first free run name; atomic against concurrent runs."""
+    n = 1
+    while True:
+        final = parent / (run_id if n == 1 else f"{run_id}-{n}")
+        if not final.exists():
+            try:
+                os.rename(tmp, final)
+                return final
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+        n += 1
 
 
 def write_into(results: Results, directory: Path) -> None:
@@ -190,15 +215,22 @@ def write_into(results: Results, directory: Path) -> None:
 
 
 def load(run_dir: str | Path) -> Results:
-    """Read a run directory written by :func:`save`; :class:`ResultsError` if it is not one."""
+    """Read a run directory written by :func:`save`; :class:`ResultsError` (one line) if it is
+    not one, or if a file is missing, corrupt or written by another schema version."""
     run_dir = Path(run_dir)
     summary_path = run_dir / "summary.json"
+    if not run_dir.is_dir():
+        raise ResultsError(f"{run_dir}: no such run directory")
     if not summary_path.is_file():
         raise ResultsError(f"{run_dir}: not a run directory (no summary.json)")
     try:
-        summary = _from_finite_json(json.loads(summary_path.read_text()))
+        summary = _from_finite_json(json.loads(summary_path.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{summary_path}: not valid JSON ({exc})") from None
+        raise ResultsError(f"{summary_path}: not valid JSON ({_one_line(exc)})") from None
+    except OSError as exc:
+        raise ResultsError(f"{summary_path}: cannot read: {exc.strerror or exc}") from None
+    if not isinstance(summary, dict):
+        raise ResultsError(f"{summary_path}: not an optbench summary (a JSON object expected)")
     version = summary.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ResultsError(
@@ -212,10 +244,22 @@ def load(run_dir: str | Path) -> Results:
             for g in summary["groups"]
         ]
         summaries = [g["summary"] for g in summary["groups"]]
-        with np.load(run_dir / "trials.npz") as npz:
+        config = summary["config"]
+    except (KeyError, TypeError) as exc:
+        raise ResultsError(f"{summary_path}: incomplete summary (missing {_one_line(exc)})") from None
+    trials_path = run_dir / "trials.npz"
+    try:
+        with np.load(trials_path) as npz:
             trials = TrialOutcomes(**{name: npz[name] for name in TrialOutcomes.FIELDS})
+    except _NPZ_ERRORS as exc:
+        raise ResultsError(f"{trials_path}: missing or corrupt ({_one_line(exc)})") from None
+    if len(trials.group) and int(trials.group.max()) >= len(groups):
+        raise ResultsError(f"{trials_path}: trials of group {int(trials.group.max())}, "
+                           f"but summary.json lists {len(groups)} groups")
+    trajectories_path = run_dir / "trajectories.npz"
+    try:
         trajectories = []
-        with np.load(run_dir / "trajectories.npz") as npz:
+        with np.load(trajectories_path) as npz:
             i = 0
             while f"group_{i}" in npz:
                 trajectories.append(Trajectories(
@@ -223,8 +267,17 @@ def load(run_dir: str | Path) -> Results:
                     points=npz[f"points_{i}"], gaps=npz[f"gaps_{i}"],
                 ))
                 i += 1
-    except (KeyError, OSError, ValueError) as exc:
-        raise ResultsError(f"{run_dir}: incomplete or corrupt results ({exc})") from None
+    except _NPZ_ERRORS as exc:
+        raise ResultsError(f"{trajectories_path}: missing or corrupt ({_one_line(exc)})") from None
     meta = {k: v for k, v in summary.items() if k not in ("config", "groups")}
-    return Results(meta=meta, config=summary["config"], groups=groups, summaries=summaries,
+    return Results(meta=meta, config=config, groups=groups, summaries=summaries,
                    trials=trials, trajectories=trajectories, path=run_dir)
+
+
+#: What reading a missing, truncated or foreign ``.npz`` raises.
+_NPZ_ERRORS = (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return " ".join(text.split()) or type(exc).__name__
