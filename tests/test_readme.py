@@ -14,7 +14,7 @@ README = (REPO / "README.md").read_text()
 
 
 def bash_blocks(text: str) -> list[str]:
-    return re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    return re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL)
 
 
 def setup_commands() -> list[str]:
