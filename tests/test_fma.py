@@ -39,8 +39,9 @@ def test_fma_broadcasts_scalars_and_per_trial_columns():
 
 
 def test_fma_propagates_non_finite_values():
-    out = fma(np.array([np.inf, 1.0, np.nan]), np.array([1.0, 1.0, 1.0]),
-              np.array([0.0, np.inf, 0.0]))
+    with np.errstate(invalid="ignore"):
+            out = fma(np.array([np.inf, 1.0, np.nan]), np.array([1.0, 1.0, 1.0]),
+                  np.array([0.0, np.inf, 0.0]))
     assert not np.any(np.isfinite(out))
 
 
