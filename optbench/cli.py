@@ -78,6 +78,21 @@ def check_writable(out_dir: Path) -> None:
         raise Failure(f"cannot write results to {out_dir}: {probe} is not writable")
 
 
+def run_results(config, quiet: bool = False):
+    """Run every trial of a loaded config (a spinner on a terminal) and return its Results."""
+    from .results import from_run
+    from .runner import run as run_config
+
+    err = _stderr()
+    started = _dt.datetime.now(_dt.timezone.utc)
+    if quiet or not err.is_terminal:
+        output = run_config(config)
+    else:
+        with err.status(f"running {config.name}…"):
+            output = run_config(config)
+    return from_run(config, output, started)
+
+
 # CONFIG is a plain path: config.load reports a missing file or a directory in one line (exit 2),
 # where click.Path(exists=True) would print a usage block.
 @cli.command(context_settings=CONTEXT)
@@ -89,20 +104,12 @@ def check_writable(out_dir: Path) -> None:
 def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool):
     """Run every trial of CONFIG, print the tables and save the results."""
     from .report.tables import run_tables
-    from .results import from_run, save
-    from .runner import run as run_config
+    from .results import save
 
     config = load_config(config_path, seed)
     check_writable(out_dir)
-    err = _stderr()
-    started = _dt.datetime.now(_dt.timezone.utc)
+    results = run_results(config, quiet)
     try:
-        if quiet or not err.is_terminal:
-            output = run_config(config)
-        else:
-            with err.status(f"running {config.name}…"):
-                output = run_config(config)
-        results = from_run(config, output, started)
         path = save(results, out_dir)
     except OSError as exc:
         raise Failure(f"cannot write results to {out_dir}: {exc.strerror or exc}") from None
@@ -112,7 +119,7 @@ def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool):
     out = _stdout()
     out.print(
         f"[bold]{config.name}[/]: {results.meta['trials']} trials in {len(results.groups)} groups, "
-        f"{config.steps} steps each, {output.seconds:.2f} s"
+        f"{config.steps} steps each, {results.meta['seconds']:.2f} s"
     )
     for table in run_tables(results):
         out.print()
@@ -189,6 +196,160 @@ def schema():
     from .config import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+def _results_for(config_path: Path | None, run_dir: Path | None):
+    """The Results to make or check a baseline from: a saved run, or a fresh run of CONFIG."""
+    from .results import ResultsError, load
+
+    if config_path is None and run_dir is None:
+        raise click.UsageError("give a CONFIG to run, or --run RUN_DIR to read a saved run")
+    config = load_config(config_path, None) if config_path is not None else None
+    if run_dir is None:
+        return run_results(config)
+    try:
+        results = load(run_dir)
+    except ResultsError as exc:
+        raise BadInput(str(exc)) from None
+    if config is not None and results.meta.get("config_hash") != config.hash():
+        raise BadInput(f"{run_dir}: this run was made from a different config than {config_path} "
+                       f"(hash {str(results.meta.get('config_hash'))[:8]}, "
+                       f"{config_path.name} has {config.hash()[:8]})")
+    return results
+
+
+def _default_baseline(config_path: Path | None, results) -> Path:
+    name = results.name if results is not None else config_path.stem
+    return Path("results") / "baselines" / f"{name}.json"
+
+
+def _write_baseline(document: dict, path: Path) -> None:
+    from .baseline import write
+
+    try:
+        write(document, path)
+    except OSError as exc:
+        raise Failure(f"cannot write the baseline {path}: {exc.strerror or exc}") from None
+
+
+@cli.command("baseline", context_settings=CONTEXT)
+@click.argument("config_path", metavar="CONFIG", required=False, type=click.Path(path_type=Path))
+@click.option("--run", "run_dir", type=click.Path(path_type=Path),
+              help="Make the baseline from this saved run instead of running CONFIG.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Baseline file to write or refresh.  [default: results/baselines/<config-name>.json]")
+def baseline_(config_path: Path | None, run_dir: Path | None, output: Path | None):
+    """Run CONFIG and write its baseline for `optbench check` (atomically: temp file + rename).
+
+    The baseline holds, per group, the counts of each status and the steps to target and of
+    divergence; commit it, and `optbench check` fails when a later run differs.
+    """
+    from .baseline import make
+
+    results = _results_for(config_path, run_dir)
+    path = output or _default_baseline(config_path, results)
+    document = make(results)
+    _write_baseline(document, path)
+    counts = {k: sum(g[k] for g in document["groups"]) for k in ("converged", "unfinished", "diverged")}
+    _stdout().print(
+        f"[bold]{results.name}[/]: baseline of {len(document['groups'])} groups, "
+        f"{results.meta['trials']} trials ({counts['converged']} converged, "
+        f"{counts['unfinished']} unfinished, {counts['diverged']} diverged) written to [bold]{path}[/]"
+    )
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("config_path", metavar="CONFIG", required=False,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Baseline file.  [default: results/baselines/<config-name>.json]")
+@click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Check this saved run instead of running CONFIG.")
+@click.option("--rtol", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Relative tolerance on step counts: |now - baseline| <= atol + rtol * baseline.")
+@click.option("--atol", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Absolute tolerance on step counts, in steps.")
+@click.option("--success-tol", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Largest change allowed in a group's success rate (and divergence rate).")
+@click.option("--fail-on", type=click.Choice(["any", "regression"]), default="any", show_default=True,
+              help="Fail on any difference, or on regressions only (improvements pass).")
+@click.option("--update", is_flag=True,
+              help="Show the differences, then rewrite the baseline with the new numbers (exit 0).")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout, no table.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write a JUnit XML report there: one test case per group.")
+def check(config_path, baseline_path, run_dir, rtol, atol, success_tol, fail_on, update, as_json,
+          junit_path):
+    """Run CONFIG and compare its convergence counts with a baseline.
+
+    Exit 0 when they match, 1 when anything differs (or, with --fail-on regression, when
+    something got worse), 2 on a bad config or baseline, or a baseline made from a different
+    config. Differences are listed per group (function / optimizer / setting) with their
+    baseline and new values and whether each is a regression or an improvement.
+    """
+    import time
+
+    from .baseline import (
+        BaselineError,
+        DifferentConfig,
+        Tolerances,
+        compare,
+        load,
+        make,
+        write_atomic,
+    )
+    from .report.tables import check_table
+
+    started = time.perf_counter()
+    if baseline_path is None and config_path is None:
+        raise click.UsageError("give --baseline FILE (needed with --run and no CONFIG)")
+    if config_path is not None:
+        load_config(config_path, None)  # a bad config is reported before the baseline
+    if baseline_path is None:
+        baseline_path = _default_baseline(config_path, None)
+    if not baseline_path.is_file():
+        raise BadInput(f"{baseline_path}: no such baseline; make one with "
+                       f"`optbench baseline {config_path or 'CONFIG'} -o {baseline_path}`")
+    try:
+        base = load(baseline_path)
+    except BaselineError as exc:
+        raise BadInput(str(exc)) from None
+    results = _results_for(config_path, run_dir)
+    try:
+        report = compare(base, results, Tolerances(rtol, atol, success_tol), fail_on,
+                         baseline_path=str(baseline_path))
+    except DifferentConfig as exc:
+        if not update:
+            raise BadInput(str(exc)) from None
+        _write_baseline(make(results), baseline_path)
+        click.echo(f"note: {exc}", err=True)
+        _stdout().print(f"baseline {baseline_path} replaced with the numbers of {results.name}")
+        return
+    seconds = time.perf_counter() - started
+    if junit_path is not None:
+        try:
+            write_atomic(junit_path, report.to_junit(seconds))
+        except OSError as exc:
+            raise Failure(f"cannot write {junit_path}: {exc.strerror or exc}") from None
+    if update:
+        _write_baseline(make(results), baseline_path)
+    if as_json:
+        click.echo(json.dumps({**report.to_json(), "seconds": round(seconds, 3),
+                               "updated": update}, indent=1, ensure_ascii=False))
+    else:
+        out = _stdout()
+        out.print(f"[bold]{results.name}[/]: {len(report.groups)} groups checked against "
+                  f"{baseline_path} in {seconds:.2f} s", highlight=False)
+        for note in report.notes:
+            out.print(f"note: {note}", markup=False, highlight=False)
+        if report.differences:
+            out.print(check_table(report))
+        style = "green" if report.passed else "red"
+        out.print(f"[{style}]{report.summary_line()}[/]", highlight=False)
+        if update:
+            out.print(f"baseline {baseline_path} updated", highlight=False)
+    if not report.passed and not update:
+        click.get_current_context().exit(1)
 
 
 def main(argv=None):

@@ -206,3 +206,29 @@ def run_tables(results: Results) -> list[Table]:
     for label in results.function_labels():
         tables += [t for t in (settings_table(results, label), sweeps_table(results, label)) if t]
     return tables + [best_table(results)]
+
+
+VERDICT_STYLE = {"regression": "red", "improvement": "green", "changed": "yellow"}
+
+
+def check_table(report) -> Table:
+    """The differences of ``optbench check`` (an :class:`optbench.baseline.CheckReport`): one
+    row per group and metric, groups named ``function / optimizer / setting``."""
+    tol = report.tolerances
+    table = Table(title="[bold]Differences from the baseline[/]", title_justify="left",
+                  caption=f"✗ fails the check (--fail-on {report.fail_on}); tolerances: rtol "
+                          f"{tol.rtol:g}, atol {tol.atol:g}, success rate {tol.success_tol:g}",
+                  caption_justify="left")
+    table.add_column("function / optimizer / setting", ratio=2)
+    table.add_column("metric", ratio=1)
+    table.add_column("baseline", justify="right")
+    table.add_column("now", justify="right")
+    table.add_column("verdict", no_wrap=True, min_width=len("✗ improvement"))
+    previous = None
+    for d in report.display_rows():
+        table.add_row(
+            "" if d.group == previous else d.group, d.metric, d.baseline, d.now,
+            Text(("✗ " if report.fails(d) else "  ") + d.verdict, style=VERDICT_STYLE[d.verdict]),
+        )
+        previous = d.group
+    return table
