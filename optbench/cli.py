@@ -198,13 +198,15 @@ def schema():
     click.echo(json.dumps(json_schema(), indent=2))
 
 
-def _results_for(config_path: Path | None, run_dir: Path | None):
-    """The Results to make or check a baseline from: a saved run, or a fresh run of CONFIG."""
+def _results_for(config_path: Path | None, run_dir: Path | None, config=None):
+    """The Results to make or check a baseline from: a saved run, or a fresh run of CONFIG
+    (``config``, when the caller has loaded it already)."""
     from .results import ResultsError, load
 
     if config_path is None and run_dir is None:
         raise click.UsageError("give a CONFIG to run, or --run RUN_DIR to read a saved run")
-    config = load_config(config_path, None) if config_path is not None else None
+    if config is None and config_path is not None:
+        config = load_config(config_path, None)
     if run_dir is None:
         return run_results(config)
     try:
@@ -218,9 +220,8 @@ def _results_for(config_path: Path | None, run_dir: Path | None):
     return results
 
 
-def _default_baseline(config_path: Path | None, results) -> Path:
-    name = results.name if results is not None else config_path.stem
-    return Path("results") / "baselines" / f"{name}.json"
+def _default_baseline(config_name: str) -> Path:
+    return Path("results") / "baselines" / f"{config_name}.json"
 
 
 def _write_baseline(document: dict, path: Path) -> None:
@@ -247,7 +248,7 @@ def baseline_(config_path: Path | None, run_dir: Path | None, output: Path | Non
     from .baseline import make
 
     results = _results_for(config_path, run_dir)
-    path = output or _default_baseline(config_path, results)
+    path = output or _default_baseline(results.name)
     document = make(results)
     _write_baseline(document, path)
     counts = {k: sum(g[k] for g in document["groups"]) for k in ("converged", "unfinished", "diverged")}
@@ -303,10 +304,10 @@ def check(config_path, baseline_path, run_dir, rtol, atol, success_tol, fail_on,
     started = time.perf_counter()
     if baseline_path is None and config_path is None:
         raise click.UsageError("give --baseline FILE (needed with --run and no CONFIG)")
-    if config_path is not None:
-        load_config(config_path, None)  # a bad config is reported before the baseline
+    # A bad config is reported before the baseline is read.
+    config = load_config(config_path, None) if config_path is not None else None
     if baseline_path is None:
-        baseline_path = _default_baseline(config_path, None)
+        baseline_path = _default_baseline(config.name)
     if not baseline_path.is_file():
         raise BadInput(f"{baseline_path}: no such baseline; make one with "
                        f"`optbench baseline {config_path or 'CONFIG'} -o {baseline_path}`")
@@ -314,7 +315,7 @@ def check(config_path, baseline_path, run_dir, rtol, atol, success_tol, fail_on,
         base = load(baseline_path)
     except BaselineError as exc:
         raise BadInput(str(exc)) from None
-    results = _results_for(config_path, run_dir)
+    results = _results_for(config_path, run_dir, config)
     try:
         report = compare(base, results, Tolerances(rtol, atol, success_tol), fail_on,
                          baseline_path=str(baseline_path))
