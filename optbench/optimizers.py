@@ -141,12 +141,19 @@ def make_optimizer(name: str, **hyperparameters) -> Optimizer:
 
 def per_trial(spec_name: str, name: str, value, label: str | None = None):
     """Check ``value`` against the registered interval; return a float or a ``(T, 1)`` array."""
-    OPTIMIZERS[spec_name].hyperparameters[name].check(value, label)
+    return as_per_trial(OPTIMIZERS[spec_name].hyperparameters[name], value, label)
+
+
+def as_per_trial(hyper: Hyperparameter, value, label: str | None = None):
+    """Check ``value`` against ``hyper``'s interval; return a float or a ``(T, 1)`` array."""
+    hyper.check(value, label)
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim == 0:
         return float(arr)
     if arr.ndim != 1:
-        raise ValueError(f"{label or name} must be a scalar or have shape (trials,), got {arr.shape}")
+        raise ValueError(
+            f"{label or hyper.name} must be a scalar or have shape (trials,), got {arr.shape}"
+        )
     return arr[:, None]
 
 
@@ -298,7 +305,7 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, 
     def init(x):
         return SGDState(np.zeros_like(x) if use_momentum else None)
 
-    def update(x, grad, state, step):
+    def update(x, grad, state, step, lr=lr):
         x, buf = sgd_rule(
             x, grad, state.momentum_buffer, step, lr, momentum, dampening, weight_decay,
             nesterov, maximize,
@@ -371,7 +378,7 @@ def adagrad(
     def init(x):
         return AdagradState(np.zeros_like(x) + s0)
 
-    def update(x, grad, state, step):
+    def update(x, grad, state, step, lr=lr):
         x, s = adagrad_rule(x, grad, state.sum, step, lr, lr_decay, eps, weight_decay, maximize)
         return x, AdagradState(s)
 
@@ -481,7 +488,7 @@ def rmsprop(
             np.zeros_like(x) if use_momentum else None,
         )
 
-    def update(x, grad, state, step):
+    def update(x, grad, state, step, lr=lr):
         x, s, m, b = rmsprop_rule(
             x, grad, state.square_avg, state.grad_avg, state.momentum_buffer, step, lr, alpha,
             eps, weight_decay, momentum, mixed_momentum, maximize, first_gradient,
@@ -590,7 +597,7 @@ def adam(
     def init(x):
         return AdamState(np.zeros_like(x), np.zeros_like(x), np.zeros_like(x) if amsgrad else None)
 
-    def update(x, grad, state, step):
+    def update(x, grad, state, step, lr=lr):
         x, m, v, vmax = adam_rule(
             x, grad, state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq, step, lr, beta1,
             beta2, eps, weight_decay, decoupled_weight_decay, maximize, bias_correction,
@@ -601,18 +608,691 @@ def adam(
     return Optimizer(init, update)
 
 
+# ---------------------------------------------------------------------------------------------
+# AdamW
+
+
+@register_optimizer(
+    "adamw",
+    {
+        "lr": ("learning rate η", "[0, inf)"),
+        "betas": ("decay rates (β₁, β₂) of the first and second moments", "[0, 1)"),
+        "eps": ("ε added to the root, against division by zero", "[0, inf)"),
+        "weight_decay": ("decoupled weight decay λ: x ← (1 − ηλ) x before the step", "[0, inf)"),
+        "amsgrad": ("divide by the running maximum of the second moment (AMSGrad)", None),
+        "maximize": ("maximize the objective instead of minimizing", None),
+    },
+)
+def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+          maximize=False):
+    r"""AdamW: Adam with weight decay decoupled from the gradient.
+
+    .. math::
+        x_{t-1} &\leftarrow (1 - \eta\lambda)\, x_{t-1}, \qquad g_t = \nabla f(x_{t-1}) \\
+        m_t &= \beta_1 m_{t-1} + (1 - \beta_1) g_t, \qquad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
+        \hat v_t &= \max(\hat v_{t-1}, v_t) \text{ (amsgrad) or } v_t, \qquad
+        x_t = x_{t-1} - \frac{\eta}{1 - \beta_1^t}\,
+               \frac{m_t}{\sqrt{\hat v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
+
+    As in torch 2.13, this is :func:`adam` with ``decoupled_weight_decay=True``, with a default
+    :math:`\lambda = 10^{-2}` instead of 0.
+
+    Args:
+      lr: :math:`\eta \ge 0`; betas: :math:`(\beta_1, \beta_2) \in [0, 1)^2`;
+      eps: :math:`\epsilon \ge 0`; weight_decay: :math:`\lambda \ge 0`. Each a scalar or
+      ``(trials,)`` (each beta separately).
+      amsgrad: AMSGrad's running maximum of :math:`v_t`.
+      maximize: ascend instead of descend.
+
+    References:
+      ``torch.optim.AdamW``; Loshchilov & Hutter, "Decoupled Weight Decay Regularization",
+      ICLR 2019.
+    """
+    lr = per_trial("adamw", "lr", lr)
+    beta1, beta2 = _pair("adamw", "betas", betas)
+    eps = per_trial("adamw", "eps", eps)
+    weight_decay = per_trial("adamw", "weight_decay", weight_decay)
+    weight_decay = weight_decay if _any_nonzero(weight_decay) else None
+
+    def init(x):
+        return AdamState(np.zeros_like(x), np.zeros_like(x), np.zeros_like(x) if amsgrad else None)
+
+    def update(x, grad, state, step, lr=lr):
+        x, m, v, vmax = adam_rule(
+            x, grad, state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq, step, lr, beta1,
+            beta2, eps, weight_decay, True, maximize, True, False,
+        )
+        return x, AdamState(m, v, vmax)
+
+    return Optimizer(init, update)
+
+
+# ---------------------------------------------------------------------------------------------
+# Adamax
+
+
+class AdamaxState(NamedTuple):
+    exp_avg: np.ndarray  # m_t, (T, D)
+    exp_inf: np.ndarray  # u_t, (T, D)
+
+
+def adamax_rule(x, g, exp_avg, exp_inf, step, lr, beta1, beta2, eps, weight_decay, maximize):
+    r"""One Adamax step; see :func:`adamax`. Returns ``(x, exp_avg, exp_inf)``."""
+    if maximize:
+        g = -g
+    if weight_decay is not None:
+        g = g + weight_decay * x
+    exp_avg = lerp(exp_avg, g, 1 - beta1)
+    exp_inf = np.maximum(exp_inf * beta2, np.abs(g) + eps)
+    clr = lr / (1 - beta1**step)
+    return x + (-clr) * exp_avg / exp_inf, exp_avg, exp_inf
+
+
+@register_optimizer(
+    "adamax",
+    {
+        "lr": ("learning rate η", "[0, inf)"),
+        "betas": ("decay rates (β₁, β₂) of the first moment and of the infinity norm", "[0, 1)"),
+        "eps": ("ε added to |g|, against division by zero", "[0, inf)"),
+        "weight_decay": ("L2 penalty λ added to the gradient", "[0, inf)"),
+        "maximize": ("maximize the objective instead of minimizing", None),
+    },
+)
+def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False):
+    r"""Adamax: Adam with the second moment replaced by an exponentially weighted infinity norm.
+
+    .. math::
+        g_t &\leftarrow \nabla f(x_{t-1}) + \lambda x_{t-1}, \qquad
+        m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
+        u_t &= \max(\beta_2 u_{t-1}, |g_t| + \epsilon), \qquad
+        x_t = x_{t-1} - \frac{\eta}{1 - \beta_1^t} \frac{m_t}{u_t}
+
+    torch adds :math:`\epsilon` inside the maximum (the paper has no :math:`\epsilon`).
+
+    Args:
+      lr: :math:`\eta \ge 0`; betas: :math:`(\beta_1, \beta_2) \in [0, 1)^2`;
+      eps: :math:`\epsilon \ge 0`; weight_decay: :math:`\lambda \ge 0`. Each a scalar or
+      ``(trials,)`` (each beta separately).
+      maximize: ascend instead of descend.
+
+    References:
+      ``torch.optim.Adamax``; Kingma & Ba, "Adam: A Method for Stochastic Optimization",
+      ICLR 2015, section 7.1.
+    """
+    lr = per_trial("adamax", "lr", lr)
+    beta1, beta2 = _pair("adamax", "betas", betas)
+    eps = per_trial("adamax", "eps", eps)
+    weight_decay = per_trial("adamax", "weight_decay", weight_decay)
+    weight_decay = weight_decay if _any_nonzero(weight_decay) else None
+
+    def init(x):
+        return AdamaxState(np.zeros_like(x), np.zeros_like(x))
+
+    def update(x, grad, state, step, lr=lr):
+        x, m, u = adamax_rule(
+            x, grad, state.exp_avg, state.exp_inf, step, lr, beta1, beta2, eps, weight_decay,
+            maximize,
+        )
+        return x, AdamaxState(m, u)
+
+    return Optimizer(init, update)
+
+
+# ---------------------------------------------------------------------------------------------
+# NAdam
+
+
+class NAdamState(NamedTuple):
+    exp_avg: np.ndarray  # m_t, (T, D)
+    exp_avg_sq: np.ndarray  # v_t, (T, D)
+    mu_product: float | np.ndarray  # prod_{s<=t} mu_s, a float or (T, 1)
+
+
+def nadam_rule(
+    x, g, exp_avg, exp_avg_sq, mu_product, step, lr, beta1, beta2, eps, weight_decay,
+    momentum_decay, decoupled_weight_decay, maximize,
+):
+    r"""One NAdam step; see :func:`nadam`. Returns ``(x, exp_avg, exp_avg_sq, mu_product)``."""
+    if maximize:
+        g = -g
+    bias_correction2 = 1 - beta2**step
+    if weight_decay is not None:
+        if decoupled_weight_decay:
+            x = x * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * x
+    mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
+    mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
+    mu_product = mu_product * mu
+    exp_avg = lerp(exp_avg, g, 1 - beta1)
+    exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * g * g
+    denom = np.sqrt(exp_avg_sq / bias_correction2) + eps
+    mu_product_next = mu_product * mu_next
+    # Two separate additions, as torch does them (not one fused step).
+    x = x + (-lr * (1.0 - mu) / (1.0 - mu_product)) * g / denom
+    x = x + ((-lr * mu_next) / (1.0 - mu_product_next)) * exp_avg / denom
+    return x, exp_avg, exp_avg_sq, mu_product
+
+
+@register_optimizer(
+    "nadam",
+    {
+        "lr": ("learning rate η", "[0, inf)"),
+        "betas": ("decay rates (β₁, β₂) of the first and second moments", "[0, 1)"),
+        "eps": ("ε added to the root, against division by zero", "[0, inf)"),
+        "weight_decay": ("weight decay λ", "[0, inf)"),
+        "momentum_decay": ("ψ of the momentum schedule μ_t = β₁(1 − 0.96^(tψ)/2)", "[0, inf)"),
+        "decoupled_weight_decay": ("decay the weights directly, as AdamW does (NAdamW)", None),
+        "maximize": ("maximize the objective instead of minimizing", None),
+    },
+)
+def nadam(
+    lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
+    decoupled_weight_decay=False, maximize=False,
+):
+    r"""NAdam: Adam with Nesterov momentum and a warming momentum schedule.
+
+    .. math::
+        g_t &\leftarrow \nabla f(x_{t-1}) + \lambda x_{t-1}
+             \quad (\text{decoupled: } x_{t-1} \leftarrow (1 - \eta\lambda) x_{t-1}) \\
+        \mu_t &= \beta_1 \bigl(1 - \tfrac12\, 0.96^{t\psi}\bigr), \qquad
+        m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t, \qquad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
+        d_t &= \sqrt{v_t / (1 - \beta_2^t)} + \epsilon, \qquad
+        x_t = x_{t-1} - \frac{\eta (1 - \mu_t)}{1 - \prod_{s \le t} \mu_s} \frac{g_t}{d_t}
+                      - \frac{\eta\, \mu_{t+1}}{1 - \prod_{s \le t+1} \mu_s} \frac{m_t}{d_t}
+
+    Args:
+      lr: :math:`\eta \ge 0`; betas: :math:`(\beta_1, \beta_2) \in [0, 1)^2`;
+      eps: :math:`\epsilon \ge 0`; weight_decay: :math:`\lambda \ge 0`;
+      momentum_decay: :math:`\psi \ge 0`. Each a scalar or ``(trials,)`` (each beta separately).
+      decoupled_weight_decay: decay the weights as AdamW does (torch's NAdamW).
+      maximize: ascend instead of descend.
+
+    References:
+      ``torch.optim.NAdam``; Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016
+      workshop; Loshchilov & Hutter, ICLR 2019 (decoupled weight decay).
+    """
+    lr = per_trial("nadam", "lr", lr)
+    beta1, beta2 = _pair("nadam", "betas", betas)
+    eps = per_trial("nadam", "eps", eps)
+    weight_decay = per_trial("nadam", "weight_decay", weight_decay)
+    momentum_decay = per_trial("nadam", "momentum_decay", momentum_decay)
+    weight_decay = weight_decay if _any_nonzero(weight_decay) else None
+
+    def init(x):
+        return NAdamState(np.zeros_like(x), np.zeros_like(x), 1.0)
+
+    def update(x, grad, state, step, lr=lr):
+        x, m, v, mu_product = nadam_rule(
+            x, grad, state.exp_avg, state.exp_avg_sq, state.mu_product, step, lr, beta1, beta2,
+            eps, weight_decay, momentum_decay, decoupled_weight_decay, maximize,
+        )
+        return x, NAdamState(m, v, mu_product)
+
+    return Optimizer(init, update)
+
+
+# ---------------------------------------------------------------------------------------------
+# RAdam
+
+
+class RAdamState(NamedTuple):
+    exp_avg: np.ndarray  # m_t, (T, D)
+    exp_avg_sq: np.ndarray  # v_t, (T, D)
+
+
+def radam_rule(
+    x, g, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay,
+    maximize,
+):
+    r"""One RAdam step; see :func:`radam`. Returns ``(x, exp_avg, exp_avg_sq)``."""
+    if maximize:
+        g = -g
+    if weight_decay is not None:
+        if decoupled_weight_decay:
+            x = x * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * x
+    exp_avg = lerp(exp_avg, g, 1 - beta1)
+    exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * g * g
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    bias_corrected_exp_avg = exp_avg / bias_correction1
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
+    plain = x - bias_corrected_exp_avg * lr
+    if np.ndim(rho_t) == 0 and not rho_t > 5.0:
+        return plain, exp_avg, exp_avg_sq
+    # The rectified step; where rho_t <= 5 (only with per-trial beta2) it is discarded below.
+    rect = (
+        (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+    ) ** 0.5
+    adaptive_lr = bias_correction2**0.5 / (np.sqrt(exp_avg_sq) + eps)
+    rectified = x - bias_corrected_exp_avg * lr * adaptive_lr * rect
+    if np.ndim(rho_t) == 0:
+        return rectified, exp_avg, exp_avg_sq
+    return np.where(rho_t > 5.0, rectified, plain), exp_avg, exp_avg_sq
+
+
+@register_optimizer(
+    "radam",
+    {
+        "lr": ("learning rate η", "[0, inf)"),
+        "betas": ("decay rates (β₁, β₂) of the first and second moments", "[0, 1)"),
+        "eps": ("ε added to the root, against division by zero", "[0, inf)"),
+        "weight_decay": ("weight decay λ", "[0, inf)"),
+        "decoupled_weight_decay": ("decay the weights directly, as AdamW does", None),
+        "maximize": ("maximize the objective instead of minimizing", None),
+    },
+)
+def radam(
+    lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled_weight_decay=False,
+    maximize=False,
+):
+    r"""RAdam: Adam whose adaptive step is switched on, rectified, once its variance is tractable.
+
+    .. math::
+        g_t &\leftarrow \nabla f(x_{t-1}) + \lambda x_{t-1}
+             \quad (\text{decoupled: } x_{t-1} \leftarrow (1 - \eta\lambda) x_{t-1}) \\
+        m_t &= \beta_1 m_{t-1} + (1 - \beta_1) g_t, \qquad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2, \qquad
+        \hat m_t = m_t / (1 - \beta_1^t) \\
+        \rho_\infty &= \frac{2}{1 - \beta_2} - 1, \qquad
+        \rho_t = \rho_\infty - \frac{2 t \beta_2^t}{1 - \beta_2^t}, \qquad
+        r_t = \sqrt{\frac{(\rho_t - 4)(\rho_t - 2)\rho_\infty}
+                         {(\rho_\infty - 4)(\rho_\infty - 2)\rho_t}} \\
+        x_t &= x_{t-1} - \eta\, \hat m_t\, \frac{\sqrt{1 - \beta_2^t}}{\sqrt{v_t} + \epsilon}\, r_t
+        \text{ if } \rho_t > 5, \text{ else } x_t = x_{t-1} - \eta\, \hat m_t
+
+    Args:
+      lr: :math:`\eta \ge 0`; betas: :math:`(\beta_1, \beta_2) \in [0, 1)^2`;
+      eps: :math:`\epsilon \ge 0`; weight_decay: :math:`\lambda \ge 0`. Each a scalar or
+      ``(trials,)`` (each beta separately).
+      decoupled_weight_decay: decay the weights as AdamW does (torch's RAdamW).
+      maximize: ascend instead of descend.
+
+    References:
+      ``torch.optim.RAdam``; Liu et al., "On the Variance of the Adaptive Learning Rate and
+      Beyond", ICLR 2020.
+    """
+    lr = per_trial("radam", "lr", lr)
+    beta1, beta2 = _pair("radam", "betas", betas)
+    eps = per_trial("radam", "eps", eps)
+    weight_decay = per_trial("radam", "weight_decay", weight_decay)
+    weight_decay = weight_decay if _any_nonzero(weight_decay) else None
+
+    def init(x):
+        return RAdamState(np.zeros_like(x), np.zeros_like(x))
+
+    def update(x, grad, state, step, lr=lr):
+        x, m, v = radam_rule(
+            x, grad, state.exp_avg, state.exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay,
+            decoupled_weight_decay, maximize,
+        )
+        return x, RAdamState(m, v)
+
+    return Optimizer(init, update)
+
+
+# ---------------------------------------------------------------------------------------------
+# Adadelta
+
+
+class AdadeltaState(NamedTuple):
+    square_avg: np.ndarray  # s_t, (T, D)
+    acc_delta: np.ndarray  # u_t, (T, D)
+
+
+def adadelta_rule(x, g, square_avg, acc_delta, lr, rho, eps, weight_decay, maximize):
+    r"""One Adadelta step; see :func:`adadelta`. Returns ``(x, square_avg, acc_delta)``."""
+    if maximize:
+        g = -g
+    if weight_decay is not None:
+        g = g + weight_decay * x
+    square_avg = square_avg * rho + (1 - rho) * g * g
+    std = np.sqrt(square_avg + eps)
+    delta = np.sqrt(acc_delta + eps) / std * g
+    acc_delta = acc_delta * rho + (1 - rho) * delta * delta
+    return x + (-lr) * delta, square_avg, acc_delta
+
+
+@register_optimizer(
+    "adadelta",
+    {
+        "lr": ("coefficient η that scales the step", "[0, inf)"),
+        "rho": ("decay rate ρ of both running averages", "[0, 1]"),
+        "eps": ("ε added inside both roots", "[0, inf)"),
+        "weight_decay": ("L2 penalty λ added to the gradient", "[0, inf)"),
+        "maximize": ("maximize the objective instead of minimizing", None),
+    },
+)
+def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+    r"""Adadelta: steps scaled by the ratio of the running RMS of past steps to that of gradients.
+
+    .. math::
+        g_t &\leftarrow \nabla f(x_{t-1}) + \lambda x_{t-1}, \qquad
+        s_t = \rho s_{t-1} + (1 - \rho) g_t^2 \\
+        \Delta_t &= \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{s_t + \epsilon}}\, g_t, \qquad
+        u_t = \rho u_{t-1} + (1 - \rho) \Delta_t^2, \qquad x_t = x_{t-1} - \eta \Delta_t
+
+    The paper has no learning rate (:math:`\eta = 1`, torch's default).
+
+    Args:
+      lr: :math:`\eta \ge 0`; rho: :math:`\rho \in [0, 1]`; eps: :math:`\epsilon \ge 0`;
+      weight_decay: :math:`\lambda \ge 0`. Each a scalar or ``(trials,)``.
+      maximize: ascend instead of descend.
+
+    References:
+      ``torch.optim.Adadelta``; Zeiler, "ADADELTA: An Adaptive Learning Rate Method",
+      arXiv:1212.5701 (2012).
+    """
+    lr = per_trial("adadelta", "lr", lr)
+    rho = per_trial("adadelta", "rho", rho)
+    eps = per_trial("adadelta", "eps", eps)
+    weight_decay = per_trial("adadelta", "weight_decay", weight_decay)
+    weight_decay = weight_decay if _any_nonzero(weight_decay) else None
+
+    def init(x):
+        return AdadeltaState(np.zeros_like(x), np.zeros_like(x))
+
+    def update(x, grad, state, step, lr=lr):
+        x, s, u = adadelta_rule(
+            x, grad, state.square_avg, state.acc_delta, lr, rho, eps, weight_decay, maximize,
+        )
+        return x, AdadeltaState(s, u)
+
+    return Optimizer(init, update)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rprop
+
+
+class RpropState(NamedTuple):
+    prev: np.ndarray  # g_{t-1} as used (zeroed where the sign flipped), (T, D)
+    step_size: np.ndarray  # η_t per coordinate, (T, D)
+
+
+def rprop_rule(x, g, prev, step_size, etaminus, etaplus, step_size_min, step_size_max, maximize):
+    r"""One Rprop step; see :func:`rprop`. Returns ``(x, prev, step_size)``."""
+    if maximize:
+        g = -g
+    sign = np.sign(g * prev)
+    # torch overwrites the sign in place: > 0 -> eta+, then < 0 -> eta-, then == 0 -> 1 (NaN stays).
+    factor = np.where(sign > 0, etaplus, np.where(sign < 0, etaminus, np.where(sign == 0, 1.0, sign)))
+    step_size = np.minimum(np.maximum(step_size * factor, step_size_min), step_size_max)
+    g = np.where(factor == etaminus, 0.0, g)
+    return x + (-1 * np.sign(g)) * step_size, g, step_size
+
+
+@register_optimizer(
+    "rprop",
+    {
+        "lr": ("initial step size η₀ of every coordinate", "[0, inf)"),
+        "etas": ("factors (η₋, η₊) that shrink / grow a step size, 0 < η₋ < 1 < η₊", "(0, inf)"),
+        "step_sizes": ("bounds (Γ_min, Γ_max) of the step sizes", "[0, inf)"),
+        "maximize": ("maximize the objective instead of minimizing", None),
+    },
+)
+def rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0), maximize=False):
+    r"""Rprop: per-coordinate step sizes grown while the gradient keeps its sign, shrunk on a flip.
+
+    .. math::
+        \eta_t &= \begin{cases}
+            \min(\eta_{t-1}\eta_+, \Gamma_{max}) & g_{t-1} g_t > 0 \\
+            \max(\eta_{t-1}\eta_-, \Gamma_{min}),\ g_t \leftarrow 0 & g_{t-1} g_t < 0 \\
+            \eta_{t-1} & \text{otherwise}
+        \end{cases} \\
+        x_t &= x_{t-1} - \eta_t\, \mathrm{sign}(g_t), \qquad \eta_0 = \text{lr},\ g_0 = 0
+
+    The gradient kept for the next comparison is the zeroed one (the iRprop⁻ variant). The
+    step sizes start from the learning rate at the first step; a schedule changes nothing after.
+
+    Args:
+      lr: :math:`\eta_0 \ge 0`; etas: :math:`0 < \eta_- < 1 < \eta_+`;
+      step_sizes: :math:`0 \le \Gamma_{min} \le \Gamma_{max}`. Each a scalar or ``(trials,)``.
+      maximize: ascend instead of descend.
+
+    References:
+      ``torch.optim.Rprop``; Riedmiller & Braun, "A Direct Adaptive Method for Faster
+      Backpropagation Learning: The RPROP Algorithm", ICNN 1993; Igel & Hüsken (2000).
+    """
+    lr = per_trial("rprop", "lr", lr)
+    etaminus, etaplus = _pair("rprop", "etas", etas)
+    if np.any(np.asarray(etaminus) >= 1) or np.any(np.asarray(etaplus) <= 1):
+        bad = (np.max(etaminus), np.min(etaplus))
+        raise ValueError(f"etas must satisfy 0 < etas[0] < 1 < etas[1], got {bad!r}")
+    step_size_min, step_size_max = _pair("rprop", "step_sizes", step_sizes)
+    if np.any(np.asarray(step_size_min) > np.asarray(step_size_max)):
+        raise ValueError("step_sizes must satisfy step_sizes[0] <= step_sizes[1], got "
+                         f"{(np.max(step_size_min), np.min(step_size_max))!r}")
+
+    def init(x):
+        return RpropState(np.zeros_like(x), np.zeros_like(x))
+
+    def update(x, grad, state, step, lr=lr):
+        # torch fills the step sizes with the learning rate of the first step.
+        step_size = np.zeros_like(x) + lr if step == 1 else state.step_size
+        x, prev, step_size = rprop_rule(
+            x, grad, state.prev, step_size, etaminus, etaplus, step_size_min, step_size_max,
+            maximize,
+        )
+        return x, RpropState(prev, step_size)
+
+    return Optimizer(init, update)
+
+
+# ---------------------------------------------------------------------------------------------
+# ASGD
+
+
+class ASGDState(NamedTuple):
+    ax: np.ndarray  # averaged iterate, (T, D)
+    eta: float | np.ndarray  # step size of the next step, a float or (T, 1)
+    mu: float | np.ndarray  # averaging weight of the next step, a float or (T, 1)
+
+
+def asgd_rule(x, g, ax, eta, mu, step, lr, lambd, alpha, t0, weight_decay, maximize):
+    r"""One ASGD step; see :func:`asgd`. Returns ``(x, ax, eta, mu)``."""
+    if maximize:
+        g = -g
+    if weight_decay is not None:
+        g = g + weight_decay * x
+    x = x * (1 - lambd * eta)
+    x = x + (-eta) * g
+    if np.ndim(mu) == 0:
+        ax = ax + (x - ax) * mu if mu != 1 else x
+    else:
+        ax = np.where(mu != 1, ax + (x - ax) * mu, x)
+    eta = lr / ((1 + lambd * lr * step) ** alpha)
+    mu = 1 / np.maximum(1, step - t0)
+    return x, ax, eta, mu
+
+
+@register_optimizer(
+    "asgd",
+    {
+        "lr": ("learning rate η", "[0, inf)"),
+        "lambd": ("decay term λ of the step size and of the weights", "[0, inf)"),
+        "alpha": ("power α of the step-size decay", "[0, inf)"),
+        "t0": ("step t₀ at which averaging starts", "[0, inf)"),
+        "weight_decay": ("L2 penalty added to the gradient", "[0, inf)"),
+        "maximize": ("maximize the objective instead of minimizing", None),
+    },
+)
+def asgd(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False):
+    r"""ASGD: SGD with a decaying step size and a running (Polyak–Ruppert) average of the iterates.
+
+    .. math::
+        g_t &\leftarrow \nabla f(x_{t-1}) + \omega x_{t-1}, \qquad
+        x_t = (1 - \lambda \eta_t)\, x_{t-1} - \eta_t g_t \\
+        \bar x_t &= \bar x_{t-1} + \mu_t (x_t - \bar x_{t-1}), \qquad
+        \eta_{t+1} = \frac{\eta}{(1 + \lambda \eta t)^{\alpha}}, \qquad
+        \mu_{t+1} = \frac{1}{\max(1, t - t_0)}
+
+    with :math:`\eta_1 = \eta` and :math:`\mu_1 = 1`. The trajectory is that of :math:`x_t`, as in
+    torch; the average :math:`\bar x_t` is kept in the state (``ax``).
+
+    Args:
+      lr: :math:`\eta \ge 0`; lambd: :math:`\lambda \ge 0`; alpha: :math:`\alpha \ge 0`;
+      t0: :math:`t_0 \ge 0`; weight_decay: :math:`\omega \ge 0`. Each a scalar or ``(trials,)``.
+      maximize: ascend instead of descend.
+
+    References:
+      ``torch.optim.ASGD``; Polyak & Juditsky, "Acceleration of Stochastic Approximation by
+      Averaging", SIAM J. Control Optim. 30(4), 1992.
+    """
+    lr = per_trial("asgd", "lr", lr)
+    lambd = per_trial("asgd", "lambd", lambd)
+    alpha = per_trial("asgd", "alpha", alpha)
+    t0 = per_trial("asgd", "t0", t0)
+    weight_decay = per_trial("asgd", "weight_decay", weight_decay)
+    weight_decay = weight_decay if _any_nonzero(weight_decay) else None
+
+    def init(x):
+        return ASGDState(np.zeros_like(x), lr, 1.0)
+
+    def update(x, grad, state, step, lr=lr):
+        # torch sets eta to the learning rate of the first step.
+        eta = lr if step == 1 else state.eta
+        x, ax, eta, mu = asgd_rule(
+            x, grad, state.ax, eta, state.mu, step, lr, lambd, alpha, t0, weight_decay, maximize,
+        )
+        return x, ASGDState(ax, eta, mu)
+
+    return Optimizer(init, update)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lion and sign descent (not in torch.optim)
+
+
+class LionState(NamedTuple):
+    exp_avg: np.ndarray  # m_t, (T, D)
+
+
+def lion_rule(x, g, exp_avg, lr, beta1, beta2, weight_decay, maximize):
+    r"""One Lion step; see :func:`lion`. Returns ``(x, exp_avg)``."""
+    if maximize:
+        g = -g
+    update = np.sign(beta1 * exp_avg + (1 - beta1) * g)
+    if weight_decay is not None:
+        update = update + weight_decay * x
+    return x - lr * update, beta2 * exp_avg + (1 - beta2) * g
+
+
+@register_optimizer(
+    "lion",
+    {
+        "lr": ("learning rate η", "[0, inf)"),
+        "betas": ("interpolation β₁ of the update's sign and decay β₂ of the momentum", "[0, 1]"),
+        "weight_decay": ("decoupled weight decay λ", "[0, inf)"),
+        "maximize": ("maximize the objective instead of minimizing", None),
+    },
+)
+def lion(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False):
+    r"""Lion: the sign of an interpolation of momentum and gradient (EvoLved Sign Momentum).
+
+    .. math::
+        c_t &= \beta_1 m_{t-1} + (1 - \beta_1) g_t, \qquad
+        x_t = x_{t-1} - \eta \bigl(\mathrm{sign}(c_t) + \lambda x_{t-1}\bigr) \\
+        m_t &= \beta_2 m_{t-1} + (1 - \beta_2) g_t, \qquad m_0 = 0
+
+    Every coordinate moves by :math:`\pm\eta` (plus the decay), so the paper advises a learning
+    rate 3–10 times smaller than AdamW's.
+
+    Args:
+      lr: :math:`\eta \ge 0`; betas: :math:`(\beta_1, \beta_2) \in [0, 1]^2`;
+      weight_decay: :math:`\lambda \ge 0`. Each a scalar or ``(trials,)`` (each beta separately).
+      maximize: ascend instead of descend.
+
+    References:
+      Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023
+      (arXiv:2302.06675), Algorithm 2, with its defaults.
+    """
+    lr = per_trial("lion", "lr", lr)
+    beta1, beta2 = _pair("lion", "betas", betas)
+    weight_decay = per_trial("lion", "weight_decay", weight_decay)
+    weight_decay = weight_decay if _any_nonzero(weight_decay) else None
+
+    def init(x):
+        return LionState(np.zeros_like(x))
+
+    def update(x, grad, state, step, lr=lr):
+        x, m = lion_rule(x, grad, state.exp_avg, lr, beta1, beta2, weight_decay, maximize)
+        return x, LionState(m)
+
+    return Optimizer(init, update)
+
+
+class SignDescentState(NamedTuple):
+    """Sign descent keeps no state."""
+
+
+def sign_descent_rule(x, g, lr, maximize):
+    r"""One sign-descent step; see :func:`sign_descent`. Returns ``x``."""
+    if maximize:
+        g = -g
+    return x - lr * np.sign(g)
+
+
+@register_optimizer(
+    "sign_descent",
+    {
+        "lr": ("step length η of every coordinate", "[0, inf)"),
+        "maximize": ("maximize the objective instead of minimizing", None),
+    },
+)
+def sign_descent(lr=1e-3, maximize=False):
+    r"""Sign descent (signSGD): every coordinate moves by η against the sign of its gradient.
+
+    .. math::  x_t = x_{t-1} - \eta\, \mathrm{sign}(\nabla f(x_{t-1}))
+
+    With a constant :math:`\eta` it cannot converge to an accuracy finer than :math:`\eta` per
+    coordinate: it ends oscillating around the minimum (a schedule fixes that).
+
+    Args:
+      lr: :math:`\eta \ge 0`, scalar or ``(trials,)``.
+      maximize: ascend instead of descend.
+
+    References:
+      Bernstein et al., "signSGD: Compressed Optimisation for Non-Convex Problems", ICML 2018.
+    """
+    lr = per_trial("sign_descent", "lr", lr)
+
+    def init(x):
+        return SignDescentState()
+
+    def update(x, grad, state, step, lr=lr):
+        return sign_descent_rule(x, grad, lr, maximize), state
+
+    return Optimizer(init, update)
+
+
 __all__ = [
     "OPTIMIZERS",
     "Hyperparameter",
     "Optimizer",
     "OptimizerSpec",
+    "adadelta",
     "adagrad",
     "adam",
+    "adamax",
+    "adamw",
+    "as_per_trial",
+    "asgd",
     "fma",
     "lerp",
+    "lion",
     "make_optimizer",
+    "nadam",
     "per_trial",
+    "radam",
     "rmsprop",
+    "rprop",
     "sgd",
+    "sign_descent",
 ]
 
