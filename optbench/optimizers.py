@@ -8,11 +8,16 @@ docstring.
 An optimizer is ``Optimizer(init, update)``:
 
 * ``init(x) -> state``, ``x`` of shape ``(T, D)``;
-* ``update(x, grad, state, step) -> (x_new, state_new)`` with ``step = 1, 2, ...``.
+* ``update(x, grad, state, step, lr=<the factory's lr>) -> (x_new, state_new)`` with
+  ``step = 1, 2, ...``; a learning-rate schedule passes each step's ``lr`` (a float or
+  ``(T, 1)``), as torch's schedulers set ``param_group["lr"]`` between steps.
 
 ``update`` returns the new point rather than an increment ``x + delta``, because torch's
 decoupled weight decay multiplies the parameter before adding the step, and only computing the
 new point exactly as torch does keeps trajectories equal to the last digit.
+
+torch keeps some scalar state (step counts, NAdam's ``mu_product``, ASGD's ``eta`` and ``mu``)
+in its default dtype: optbench matches torch run with ``torch.set_default_dtype(torch.float64)``.
 
 Numeric hyperparameters may differ per trial: each is a scalar or an array of shape ``(T,)``,
 stored as ``(T, 1)`` so that it broadcasts against ``(T, D)``. Boolean and choice options select
@@ -682,7 +687,7 @@ def adamax_rule(x, g, exp_avg, exp_inf, step, lr, beta1, beta2, eps, weight_deca
     if maximize:
         g = -g
     if weight_decay is not None:
-        g = g + weight_decay * x
+        g = fma(weight_decay, x, g)
     exp_avg = lerp(exp_avg, g, 1 - beta1)
     exp_inf = np.maximum(exp_inf * beta2, np.abs(g) + eps)
     clr = lr / (1 - beta1**step)
@@ -761,12 +766,12 @@ def nadam_rule(
         if decoupled_weight_decay:
             x = x * (1 - lr * weight_decay)
         else:
-            g = g + weight_decay * x
+            g = fma(weight_decay, x, g)
     mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
     mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
     mu_product = mu_product * mu
     exp_avg = lerp(exp_avg, g, 1 - beta1)
-    exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * g * g
+    exp_avg_sq = fma((1 - beta2) * g, g, exp_avg_sq * beta2)
     denom = np.sqrt(exp_avg_sq / bias_correction2) + eps
     mu_product_next = mu_product * mu_next
     # Two separate additions, as torch does them (not one fused step).
@@ -854,9 +859,9 @@ def radam_rule(
         if decoupled_weight_decay:
             x = x * (1 - lr * weight_decay)
         else:
-            g = g + weight_decay * x
+            g = fma(weight_decay, x, g)
     exp_avg = lerp(exp_avg, g, 1 - beta1)
-    exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * g * g
+    exp_avg_sq = fma((1 - beta2) * g, g, exp_avg_sq * beta2)
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
     bias_corrected_exp_avg = exp_avg / bias_correction1
@@ -950,12 +955,12 @@ def adadelta_rule(x, g, square_avg, acc_delta, lr, rho, eps, weight_decay, maxim
     if maximize:
         g = -g
     if weight_decay is not None:
-        g = g + weight_decay * x
-    square_avg = square_avg * rho + (1 - rho) * g * g
+        g = fma(weight_decay, x, g)
+    square_avg = fma((1 - rho) * g, g, square_avg * rho)
     std = np.sqrt(square_avg + eps)
     delta = np.sqrt(acc_delta + eps) / std * g
-    acc_delta = acc_delta * rho + (1 - rho) * delta * delta
-    return x + (-lr) * delta, square_avg, acc_delta
+    acc_delta = fma((1 - rho) * delta, delta, acc_delta * rho)
+    return fma(-lr, delta, x), square_avg, acc_delta
 
 
 @register_optimizer(
@@ -1021,9 +1026,12 @@ def rprop_rule(x, g, prev, step_size, etaminus, etaplus, step_size_min, step_siz
         g = -g
     sign = np.sign(g * prev)
     # torch overwrites the sign in place: > 0 -> eta+, then < 0 -> eta-, then == 0 -> 1 (NaN stays).
-    factor = np.where(sign > 0, etaplus, np.where(sign < 0, etaminus, np.where(sign == 0, 1.0, sign)))
+    factor = np.where(
+        sign > 0, etaplus, np.where(sign < 0, etaminus, np.where(sign == 0, 1.0, sign))
+    )
     step_size = np.minimum(np.maximum(step_size * factor, step_size_min), step_size_max)
     g = np.where(factor == etaminus, 0.0, g)
+    # torch's addcmul(value=-1) is fused, but -sign(g) * step_size is exact: no fma needed.
     return x + (-1 * np.sign(g)) * step_size, g, step_size
 
 
@@ -1099,9 +1107,9 @@ def asgd_rule(x, g, ax, eta, mu, step, lr, lambd, alpha, t0, weight_decay, maxim
     if maximize:
         g = -g
     if weight_decay is not None:
-        g = g + weight_decay * x
+        g = fma(weight_decay, x, g)
     x = x * (1 - lambd * eta)
-    x = x + (-eta) * g
+    x = fma(-eta, g, x)
     if np.ndim(mu) == 0:
         ax = ax + (x - ax) * mu if mu != 1 else x
     else:
