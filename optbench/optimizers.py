@@ -705,7 +705,7 @@ def adamax_rule(x, g, exp_avg, exp_inf, step, lr, beta1, beta2, eps, weight_deca
     },
 )
 def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False):
-    r"""Adamax: Adam with the second moment replaced by an exponentially weighted infinity norm.
+    r"""Adamax: Adam with an exponentially weighted infinity norm as second moment.
 
     .. math::
         g_t &\leftarrow \nabla f(x_{t-1}) + \lambda x_{t-1}, \qquad
@@ -896,7 +896,7 @@ def radam(
     lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled_weight_decay=False,
     maximize=False,
 ):
-    r"""RAdam: Adam whose adaptive step is switched on, rectified, once its variance is tractable.
+    r"""RAdam: Adam with the adaptive step rectified, on once its variance is tractable.
 
     .. math::
         g_t &\leftarrow \nabla f(x_{t-1}) + \lambda x_{t-1}
@@ -974,7 +974,7 @@ def adadelta_rule(x, g, square_avg, acc_delta, lr, rho, eps, weight_decay, maxim
     },
 )
 def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
-    r"""Adadelta: steps scaled by the ratio of the running RMS of past steps to that of gradients.
+    r"""Adadelta: steps scaled by the ratio of the RMS of past steps to that of gradients.
 
     .. math::
         g_t &\leftarrow \nabla f(x_{t-1}) + \lambda x_{t-1}, \qquad
@@ -1045,7 +1045,7 @@ def rprop_rule(x, g, prev, step_size, etaminus, etaplus, step_size_min, step_siz
     },
 )
 def rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0), maximize=False):
-    r"""Rprop: per-coordinate step sizes grown while the gradient keeps its sign, shrunk on a flip.
+    r"""Rprop: per-coordinate step sizes, grown while the sign holds, shrunk on a flip.
 
     .. math::
         \eta_t &= \begin{cases}
@@ -1131,7 +1131,7 @@ def asgd_rule(x, g, ax, eta, mu, step, lr, lambd, alpha, t0, weight_decay, maxim
     },
 )
 def asgd(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False):
-    r"""ASGD: SGD with a decaying step size and a running (Polyak–Ruppert) average of the iterates.
+    r"""ASGD: SGD with a decaying step size and a running average of the iterates.
 
     .. math::
         g_t &\leftarrow \nabla f(x_{t-1}) + \omega x_{t-1}, \qquad
@@ -1195,13 +1195,14 @@ def lion_rule(x, g, exp_avg, lr, beta1, beta2, weight_decay, maximize):
     "lion",
     {
         "lr": ("learning rate η", "[0, inf)"),
-        "betas": ("interpolation β₁ of the update's sign and decay β₂ of the momentum", "[0, 1]"),
+        "betas": ("β₁ mixes momentum and gradient inside the sign; β₂ decays the momentum",
+                  "[0, 1]"),
         "weight_decay": ("decoupled weight decay λ", "[0, inf)"),
         "maximize": ("maximize the objective instead of minimizing", None),
     },
 )
 def lion(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False):
-    r"""Lion: the sign of an interpolation of momentum and gradient (EvoLved Sign Momentum).
+    r"""Lion: the sign of an interpolation of momentum and gradient.
 
     .. math::
         c_t &= \beta_1 m_{t-1} + (1 - \beta_1) g_t, \qquad
@@ -1254,7 +1255,7 @@ def sign_descent_rule(x, g, lr, maximize):
     },
 )
 def sign_descent(lr=1e-3, maximize=False):
-    r"""Sign descent (signSGD): every coordinate moves by η against the sign of its gradient.
+    r"""Sign descent (signSGD): x ← x − η·sign(g), coordinate by coordinate.
 
     .. math::  x_t = x_{t-1} - \eta\, \mathrm{sign}(\nabla f(x_{t-1}))
 
