@@ -124,7 +124,15 @@ def group_of(data, optimizer, lr=None):
 
 
 def test_baseline_records_each_trials_steps_as_the_closed_form_gives_them(project):
-    data = json.loads(make_baseline().read_text())
+    result = invoke("baseline", "tiny.yaml", "-o", "base.json")
+    outcomes = [sgd_outcome(lr, x0)[0] for lr in (0.1, 0.4, 0.51) for x0 in STARTS]
+    outcomes += ["converged" if heavy_ball_steps(0.5, 0.1, x0) else "unfinished" for x0 in STARTS]
+    outcomes += [sgd_outcome(1e-3, x0)[0] for x0 in STARTS]
+    counts = [outcomes.count(s) for s in ("converged", "unfinished", "diverged")]
+    assert counts == [6, 2, 2]
+    assert ("tiny: baseline of 5 groups, 10 trials (6 converged, 2 unfinished, 2 diverged) "
+            "written to base.json") in result.stdout
+    data = json.loads(Path("base.json").read_text())
     assert data["format"] == "optbench-baseline" and data["schema_version"] == 1
     from optbench.config import load
 
@@ -459,3 +467,21 @@ def test_json_output_is_only_json_on_stdout(project):
     assert result.exit_code == 0
     assert out["result"] == "pass" and out["differences"] == [] and out["groups"] == 5
     assert out["config"]["name"] == "tiny" and out["updated"] is False
+
+
+def test_every_shipped_config_has_an_up_to_date_baseline():
+    """`.ci/run` checks each configs/*.yaml against results/baselines/<name>.json: each must be
+    there, valid, and made from the config as it is now (refresh with `optbench baseline`)."""
+    from optbench.config import load
+
+    root = Path(__file__).resolve().parents[1]
+    configs = sorted((root / "configs").glob("*.yaml"))
+    assert configs
+    for path in configs:
+        config = load(path)
+        baseline_path = root / "results" / "baselines" / f"{config.name}.json"
+        assert baseline_path.is_file(), f"{path.name}: no baseline; run `optbench baseline {path}`"
+        data = bl.load(baseline_path)
+        assert data["config_hash"] == config.hash(), (
+            f"{baseline_path.name} was made from another version of {path.name}; "
+            f"run `optbench baseline {path}` once the change is intended")
