@@ -234,8 +234,8 @@ def _write_baseline(document: dict, path: Path) -> None:
 
 
 @cli.command("baseline", context_settings=CONTEXT)
-@click.argument("config_path", metavar="CONFIG", required=False, type=click.Path(path_type=Path))
-@click.option("--run", "run_dir", type=click.Path(path_type=Path),
+@click.argument("config_path", metavar="[CONFIG]", required=False, type=click.Path(path_type=Path))
+@click.option("--run", "run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path),
               help="Make the baseline from this saved run instead of running CONFIG.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Baseline file to write or refresh.  [default: results/baselines/<config-name>.json]")
@@ -260,10 +260,10 @@ def baseline_(config_path: Path | None, run_dir: Path | None, output: Path | Non
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("config_path", metavar="CONFIG", required=False, type=click.Path(path_type=Path))
+@click.argument("config_path", metavar="[CONFIG]", required=False, type=click.Path(path_type=Path))
 @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Baseline file.  [default: results/baselines/<config-name>.json]")
-@click.option("--run", "run_dir", type=click.Path(path_type=Path),
+@click.option("--run", "run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path),
               help="Check this saved run instead of running CONFIG.")
 @click.option("--rtol", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Relative tolerance on step counts: |now - baseline| <= atol + rtol * baseline.")
