@@ -12,6 +12,15 @@ step 0 is the start point. Per trial the runner records:
 * ``final_gap`` and ``best_gap``: ``f - f*`` at the last (finite) point and the least seen;
 * ``status``: diverged if it diverged, else converged if it reached the target, else unfinished
   (the budget ran out while it oscillated or stalled).
+
+A function unbounded below (``f* = -inf``, no minimiser, e.g. ``saddle``) has an infinite gap
+and distance everywhere, so its trials never converge; the divergence bound then applies to
+``|f(x_k)|`` instead of the gap: a trial diverges once it has run off downhill (or uphill) past
+the bound, and is unfinished otherwise.
+
+With gradient noise (:mod:`optbench.noise`), the gradient at ``x_k`` is
+``grad f(x_k) + sigma * xi`` with ``xi`` keyed by the trial's global index and ``k``; the value
+``f(x_k)`` and so every gap stay exact.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Config
+from .noise import GradientNoise
 from .optimizers import OPTIMIZERS
 from .sweep import Batch, Plan, plan
 
@@ -78,26 +88,39 @@ def _recorded_rows(group_ids: np.ndarray, per_group: int) -> np.ndarray:
 def run_trials(
     objective, optimizer, x0: np.ndarray, steps: int, *, target_kind: str, target: float,
     divergence_kind: str, divergence: float, record_rows: np.ndarray,
+    trial_ids: np.ndarray | None = None, noise: GradientNoise | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Run ``steps`` updates from ``x0 (T, D)``; return outcome arrays and recorded paths.
+
+    ``noise``, if given, is added to every gradient; ``trial_ids (T,)`` are the trials' global
+    indices that key it (default ``0..T-1``).
 
     Returns ``(outcomes, points (R, K+1, D), gaps (R, K+1))`` where ``outcomes`` holds the
     per-trial arrays of :class:`TrialOutcomes` (all but ``group``).
     """
     T, D = x0.shape
     f_star = objective.f_star
+    if trial_ids is None:
+        trial_ids = np.arange(T)
+
+    def excess(f, gap):
+        """What the divergence bound applies to: the gap, or |f| when f is unbounded below."""
+        return np.abs(f) if objective.unbounded else gap
+
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         x = np.array(x0, dtype=np.float64)
         state = optimizer.init(x)
         f, g = objective.value_and_grad(x)
+        if noise is not None:
+            g = g + noise.sample(trial_ids, 0, D)
         gap = f - f_star
 
         def criterion(x, gap):
             return objective.distance_to_minimizer(x) if target_kind == "distance" else gap
 
         bound = (np.full(T, divergence) if divergence_kind == "gap"
-                 else divergence * np.maximum(gap, np.finfo(np.float64).tiny))
-        alive = np.isfinite(gap)
+                 else divergence * np.maximum(excess(f, gap), np.finfo(np.float64).tiny))
+        alive = np.isfinite(f)
         diverged_at = np.where(alive, -1, 0)
         inside = alive & (criterion(x, gap) <= target)
         first_hit = np.where(inside, 0, -1)
@@ -114,8 +137,10 @@ def run_trials(
         for k in range(1, steps + 1):
             x, state = optimizer.update(x, g, state, k)
             f, g = objective.value_and_grad(x)
+            if noise is not None:
+                g = g + noise.sample(trial_ids, k, D)
             gap = f - f_star
-            bad = alive & ~(gap <= bound)  # also catches NaN
+            bad = alive & ~(excess(f, gap) <= bound)  # also catches NaN
             if bad.any():
                 diverged_at[bad] = k
                 alive &= ~bad  # frozen: x_last keeps the last point at which it was alive
@@ -151,11 +176,15 @@ def run_batch(batch: Batch, config: Config, first_trial: int) -> tuple[TrialOutc
     spec = OPTIMIZERS[batch.optimizer]
     optimizer = spec.factory(**batch.take(slice(None)))
     rows = _recorded_rows(batch.group_ids, config.record)
+    noise = None
+    if batch.function.noise:
+        index = next(i for i, f in enumerate(config.functions) if f.label == batch.function.label)
+        noise = GradientNoise(sigma=batch.function.noise, seed=config.seed, function=index)
     outcomes, points, gaps = run_trials(
         batch.objective, optimizer, batch.x0, config.steps,
         target_kind=config.target.kind, target=config.target.value,
         divergence_kind=config.divergence.kind, divergence=config.divergence.value,
-        record_rows=rows,
+        record_rows=rows, trial_ids=first_trial + np.arange(batch.trials), noise=noise,
     )
     return (
         TrialOutcomes(group=batch.group_ids, **outcomes),
