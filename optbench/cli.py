@@ -103,6 +103,7 @@ def run_results(config, quiet: bool = False):
 @click.option("--quiet", "-q", is_flag=True, help="Print only the path of the saved run.")
 def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool):
     """Run every trial of CONFIG, print the tables and save the results."""
+    from .plugins import UserCodeError
     from .report.tables import run_tables
     from .results import save
 
@@ -113,6 +114,8 @@ def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool):
         path = save(results, out_dir)
     except OSError as exc:
         raise Failure(f"cannot write results to {out_dir}: {exc.strerror or exc}") from None
+    except UserCodeError as exc:
+        raise Failure(str(exc)) from None
     if quiet:
         click.echo(str(path))
         return

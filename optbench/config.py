@@ -199,12 +199,13 @@ _START_TAGS = ("<point>", "<points>", "<random>")
 
 
 class FunctionEntry(_Frozen):
-    """One function of the benchmark, with its parameters and start points."""
+    """One function of the benchmark, with its parameters, start points and gradient noise."""
 
     label: str
     function: str
     params: dict[str, Any]
     start: StartSpec
+    noise: float = 0.0  # sigma of the Gaussian noise added to each gradient component
 
 
 class OptimizerEntry(_Frozen):
@@ -283,8 +284,16 @@ class Config(_Frozen):
     optimizers: tuple[OptimizerEntry, ...]
 
     def canonical(self) -> dict:
-        """The config as plain JSON data, sweeps expanded (what the hash is taken of)."""
-        return json.loads(self.model_dump_json())
+        """The config as plain JSON data, sweeps expanded (what the hash is taken of).
+
+        A function entry without gradient noise has no ``noise`` key, so configs that do not use
+        noise keep the hash they had before the option existed.
+        """
+        data = json.loads(self.model_dump_json())
+        for entry in data["functions"]:
+            if not entry.get("noise"):
+                entry.pop("noise", None)
+        return data
 
     def hash(self) -> str:
         """SHA-256 of the canonical config, ignoring the name and description."""
@@ -303,6 +312,8 @@ def _function_model(name: str):
         "function": (Literal[name], ...),
         "label": (str | None, None),
         "start": (StartSpec, Field(..., description="a point, a list of points, or {random: N, box, seed}")),
+        "noise": (float | None, Field(None, ge=0, allow_inf_nan=False, description=(
+            "sigma of the seeded Gaussian noise N(0, sigma^2) added to each gradient component"))),
     }
     for pname, default in spec.parameters().items():
         required = default is inspect.Parameter.empty
@@ -351,13 +362,18 @@ def _raw_config_model():
 
 
 _RAW_MODEL = None
+_RAW_MODEL_KEY = None
 
 
 def raw_model():
-    """The pydantic model of the YAML file (built once; its JSON Schema is ``optbench schema``)."""
-    global _RAW_MODEL
-    if _RAW_MODEL is None:
-        _RAW_MODEL = _raw_config_model()
+    """The pydantic model of the YAML file; its JSON Schema is ``optbench schema``.
+
+    Built once, and again when a config has registered a user-defined function or optimizer.
+    """
+    global _RAW_MODEL, _RAW_MODEL_KEY
+    key = (tuple(FUNCTIONS), tuple(OPTIMIZERS))
+    if _RAW_MODEL is None or key != _RAW_MODEL_KEY:
+        _RAW_MODEL, _RAW_MODEL_KEY = _raw_config_model(), key
     return _RAW_MODEL
 
 
@@ -477,6 +493,9 @@ def _clean_path(loc, raw_data, kind: str) -> tuple:
         is_key = isinstance(node, dict) and part in node
         is_index = isinstance(node, list) and isinstance(part, int) and part < len(node)
         tag = not (is_key or is_index) and isinstance(part, str)
+        if not last and i == 2 and isinstance(node, dict) and part in (
+                node.get("function"), node.get("optimizer")):
+            continue  # the tag of an entry whose name is also one of its keys (expression)
         if tag and (not last or kind != "missing" or part in _START_TAGS):
             continue  # a tag: paraboloid, adam, <point>, list[float], ...
         clean.append(part)
@@ -567,12 +586,16 @@ def load(path: str | Path, seed: int | None = None) -> Config:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file (UTF-8 expected)") from None
-    return loads(text, source=path.name, default_name=path.stem, seed=seed)
+    return loads(text, source=path.name, default_name=path.stem, seed=seed, base_dir=path.parent)
 
 
 def loads(text: str, source: str = "<config>", default_name: str = "config",
-          seed: int | None = None) -> Config:
-    """Validate a config given as YAML text (see :func:`load`)."""
+          seed: int | None = None, base_dir: str | Path | None = None) -> Config:
+    """Validate a config given as YAML text (see :func:`load`).
+
+    ``base_dir`` is where user-defined ``package.module:name`` references are also looked for
+    (the config file's directory).
+    """
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -588,6 +611,7 @@ def loads(text: str, source: str = "<config>", default_name: str = "config",
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a config is a mapping with 'functions' and 'optimizers', "
                           f"got {type(data).__name__ if data is not None else 'an empty file'}")
+    _prepare_user_entries(data, source, lines, base_dir)
     try:
         raw = raw_model().model_validate(data)
     except ValidationError as exc:
@@ -606,6 +630,34 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, source: str) -> str:
     if exc.problem and exc.context and context is not None and (mark is None or context.line != mark.line):
         text += f" ({exc.context} on line {context.line + 1})"
     return text
+
+
+def _prepare_user_entries(data: dict, source: str, lines: _LineMap, base_dir) -> None:
+    """Expression shorthand, and import and register the user-defined callables a config names.
+
+    An entry with ``expression`` and no ``function`` is ``function: expression``. A
+    ``function`` or ``optimizer`` of the form ``package.module:name`` is imported, checked
+    against its protocol (:mod:`optbench.plugins`) and registered under that name.
+    """
+    from . import plugins  # local: only configs that name user code pay for it
+
+    base_dirs = (base_dir,) if base_dir is not None else ()
+    for section, register in (("functions", plugins.register_function),
+                              ("optimizers", plugins.register_optimizer)):
+        entries = data.get(section)
+        if not isinstance(entries, list):
+            continue
+        key = section[:-1]
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                continue
+            if section == "functions" and "expression" in entry and "function" not in entry:
+                entry["function"] = "expression"
+            if plugins.is_reference(entry.get(key)):
+                try:
+                    register(entry[key], base_dirs)
+                except plugins.PluginError as exc:
+                    raise ConfigError(f"{_where(source, lines, (section, i, key))}: {exc}") from None
 
 
 def _normalise(raw, data, source, lines, default_name, seed) -> Config:
@@ -627,7 +679,7 @@ def _normalise(raw, data, source, lines, default_name, seed) -> Config:
                  f"give each function entry its own label")
         labels[label] = i
         for key, value in params.items():
-            if not _is_numeric_tree(value):
+            if not _is_numeric_tree(value) and not _is_text_parameter(spec, key):
                 fail(("functions", i, key),
                      f"must be a number or a list of numbers, got {_describe(value)}{_yaml_hint(value)}")
         try:
@@ -655,7 +707,8 @@ def _normalise(raw, data, source, lines, default_name, seed) -> Config:
             for j, (lo, hi) in enumerate(start.box):
                 if not lo < hi:
                     fail(("functions", i, "start", "box", j), f"box needs low < high, got [{lo}, {hi}]")
-        functions.append(FunctionEntry(label=label, function=entry.function, params=params, start=start))
+        functions.append(FunctionEntry(label=label, function=entry.function, params=params,
+                                       start=start, noise=entry.noise or 0.0))
 
     optimizers = []
     opt_labels: dict[str, int] = {}
@@ -705,6 +758,12 @@ def _is_numeric_tree(value) -> bool:
     if isinstance(value, list):
         return bool(value) and all(_is_numeric_tree(v) for v in value)
     return _is_number(value)
+
+
+def _is_text_parameter(spec, name: str) -> bool:
+    """True for a function parameter annotated ``str`` (e.g. an expression's text)."""
+    annotation = inspect.signature(spec.factory).parameters[name].annotation
+    return annotation in (str, "str")
 
 
 def _key_of_error(message: str, keys) -> str | None:

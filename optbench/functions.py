@@ -270,9 +270,9 @@ def _with_grad(x, gx, gy):
     return g
 
 
-@register_function("beale", "f(x, y) = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2")
+@register_function("beale", "f(x, y) = (1.5-x+xy)^2 + (2.25-x+xy^2)^2 + (2.625-x+xy^3)^2")
 def beale() -> Objective:
-    r"""Beale's function: a flat plateau between sharp ridges towards the corners of its box.
+    r"""Beale: a flat plateau between sharp ridges.
 
     .. math::  f(x, y) = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2
 
@@ -307,7 +307,7 @@ def beale() -> Objective:
 
 @register_function("booth", "f(x, y) = (x + 2y - 7)^2 + (2x + y - 5)^2")
 def booth() -> Objective:
-    r"""Booth's function: a convex quadratic with condition number 9.
+    r"""Booth: a convex quadratic, condition number 9.
 
     .. math::  f(x, y) = (x + 2y - 7)^2 + (2x + y - 5)^2, \qquad
                \nabla f = (2a + 4b,\ 4a + 2b)
@@ -330,7 +330,7 @@ def booth() -> Objective:
 
 @register_function("matyas", "f(x, y) = 0.26 (x^2 + y^2) - 0.48 xy")
 def matyas() -> Objective:
-    r"""Matyas' function: a flat, rotated convex quadratic (Hessian eigenvalues 0.04 and 1).
+    r"""Matyas: a flat, rotated convex quadratic.
 
     .. math::  f(x, y) = 0.26 (x^2 + y^2) - 0.48 xy, \qquad
                \nabla f = (0.52 x - 0.48 y,\ 0.52 y - 0.48 x)
@@ -352,7 +352,7 @@ def matyas() -> Objective:
 
 @register_function("himmelblau", "f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2")
 def himmelblau() -> Objective:
-    r"""Himmelblau's function: four global minima of equal value, a local maximum between them.
+    r"""Himmelblau: four global minima of equal value.
 
     .. math::  f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2, \qquad
                \nabla f = (4 x a + 2 b,\ 2 a + 4 y b)
@@ -439,7 +439,7 @@ def six_hump_camel() -> Objective:
 
 @register_function("goldstein_price", "f(x, y) = [1 + (x+y+1)^2 p(x, y)] [30 + (2x-3y)^2 q(x, y)]")
 def goldstein_price() -> Objective:
-    r"""Goldstein–Price: a product of two polynomial factors, with several local minima.
+    r"""Goldstein–Price: two polynomial factors.
 
     .. math::
         f(x, y) &= \left[1 + s^2 p\right] \left[30 + d^2 q\right], \qquad s = x + y + 1,\
@@ -473,9 +473,9 @@ def goldstein_price() -> Objective:
                      _box([-2.0, 2.0], [-2.0, 2.0]))
 
 
-@register_function("levi13", "f(x, y) = sin^2(3πx) + (x-1)^2 (1 + sin^2(3πy)) + (y-1)^2 (1 + sin^2(2πy))")
+@register_function("levi13", "f(x, y) = sin^2(3πx) + (x-1)^2 (1+sin^2(3πy)) + (y-1)^2 (1+sin^2(2πy))")
 def levi13() -> Objective:
-    r"""Lévi function N.13: a bowl covered in ripples, with many local minima.
+    r"""Lévi N.13: a rippled bowl.
 
     .. math::  f(x, y) = \sin^2(3\pi x) + (x - 1)^2 \left(1 + \sin^2(3\pi y)\right)
                + (y - 1)^2 \left(1 + \sin^2(2\pi y)\right)
@@ -513,7 +513,7 @@ def levi13() -> Objective:
 
 @register_function("saddle", "f(x, y) = x^2 - y^2 (unbounded below)")
 def saddle() -> Objective:
-    r"""A saddle, unbounded below: no optimizer can converge on it.
+    r"""A saddle: no optimizer can converge on it.
 
     .. math::  f(x, y) = x^2 - y^2, \qquad \nabla f = (2x, -2y)
 
@@ -547,7 +547,7 @@ _STYBLINSKI_TANG_MIN_1D = -39.16616570377141
 
 @register_function("styblinski_tang", "f(x) = 1/2 sum_i (x_i^4 - 16 x_i^2 + 5 x_i)")
 def styblinski_tang(dim: int = 2) -> Objective:
-    r"""Styblinski–Tang: separable, :math:`2^D` local minima, one global.
+    r"""Styblinski–Tang: separable, 2^D local minima.
 
     .. math::  f(x) = \tfrac12 \sum_{i=1}^{D} \left(x_i^4 - 16 x_i^2 + 5 x_i\right), \qquad
                \partial_i f = 2 x_i^3 - 16 x_i + 2.5
@@ -577,7 +577,7 @@ def styblinski_tang(dim: int = 2) -> Objective:
 
 @register_function("rastrigin", "f(x) = A D + sum_i (x_i^2 - A cos(2π x_i))")
 def rastrigin(dim: int = 2, A: float = 10.0) -> Objective:
-    r"""Rastrigin: a paraboloid covered in a regular grid of local minima.
+    r"""Rastrigin: a bowl with a grid of local minima.
 
     .. math::  f(x) = A D + \sum_{i=1}^{D} \left(x_i^2 - A \cos(2\pi x_i)\right), \qquad
                \partial_i f = 2 x_i + 2\pi A \sin(2\pi x_i)
@@ -609,7 +609,7 @@ def rastrigin(dim: int = 2, A: float = 10.0) -> Objective:
 
 @register_function("ackley", "f(x) = -a exp(-b sqrt(mean x_i^2)) - exp(mean cos(c x_i)) + a + e")
 def ackley(dim: int = 2, a: float = 20.0, b: float = 0.2, c: float = 2.0 * np.pi) -> Objective:
-    r"""Ackley: a nearly flat outer region and a deep funnel with a cone point at the origin.
+    r"""Ackley: a flat, rippled plain and a deep funnel.
 
     .. math::  f(x) = -a\, e^{-b r} - e^{m} + a + e, \qquad
                r = \sqrt{\tfrac1D \textstyle\sum_i x_i^2}, \quad
@@ -658,7 +658,7 @@ def ackley(dim: int = 2, a: float = 20.0, b: float = 0.2, c: float = 2.0 * np.pi
 
 @register_function("ill_conditioned", "f(x) = 1/2 x^T Q diag(λ) Q^T x, λ log-spaced in [1, κ]")
 def ill_conditioned(dim: int = 10, kappa: float = 100.0, seed: int = 0) -> Objective:
-    r"""A rotated quadratic with a chosen condition number.
+    r"""A rotated quadratic of condition number κ.
 
     .. math::  f(x) = \tfrac12 \sum_{i=1}^{D} \lambda_i \left(q_i^\top x\right)^2, \qquad
                \nabla f(x) = Q \left(\lambda \odot Q^\top x\right),
@@ -710,7 +710,7 @@ def ill_conditioned(dim: int = 10, kappa: float = 100.0, seed: int = 0) -> Objec
 
 @register_function("expression", "f(x) = the given expression in x1 ... xD")
 def expression(expression: str, minimizers, f_star: float, bounds=None) -> Objective:
-    r"""A function written as a closed-form expression; optbench derives its gradient.
+    r"""A closed-form expression; optbench derives its gradient.
 
     The expression is parsed without running code (:mod:`optbench.expression`): numbers,
     ``x1 … xD``, ``pi``, ``e``, ``+ - * / **``, unary minus and the functions ``sin cos tan exp

@@ -236,20 +236,22 @@ def test_list_optimizers_shows_every_hyperparameter_and_default():
 
 
 def test_list_functions_shows_every_parameter_and_default():
-    result = invoke("list", "functions", env=WIDE)
+    result = invoke("list", "functions", env={"COLUMNS": "320"})  # one line per function
     assert result.exit_code == 0
     assert "Optimizers" not in result.stdout and "hyperparameter" not in result.stdout
     rows = table_rows(result.stdout)
     assert [r[0] for r in rows] == list(FUNCTIONS)
     for row, spec in zip(rows, FUNCTIONS.values()):
-        params = dict(p.split("=", 1) for p in re.split(r", (?=\w+=)", row[2]))
+        params = dict(p.split("=", 1) for p in re.split(r", (?=\w+=)", row[2]) if p)
         signature = inspect.signature(spec.factory).parameters
         assert list(params) == list(signature)
         for name, p in signature.items():
             if p.default is None:
                 assert params[name] == "—"
-            else:
-                np.testing.assert_allclose(json.loads(params[name]), p.default)
+            elif p.default is inspect.Parameter.empty:
+                assert params[name] == "required"
+            else:  # printed to 6 significant digits
+                np.testing.assert_allclose(json.loads(params[name]), p.default, rtol=5e-6)
 
 
 def test_list_all_is_both():

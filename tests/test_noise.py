@@ -162,9 +162,9 @@ def test_noise_zero_is_no_noise_and_keeps_the_config_hash():
 
 
 @pytest.mark.parametrize("value, message", [
-    ("-0.1", "functions[0].noise: input should be greater than or equal to 0, got -0.1"),
-    (".nan", "functions[0].noise: input should be a finite number"),
-    ("lots", "functions[0].noise: input should be a valid number"),
+    ("-0.1", "functions[0].noise: must be >= 0, got -0.1"),
+    (".nan", "functions[0].noise: must be a finite number, got nan"),
+    ("lots", "functions[0].noise: must be a number, got 'lots'"),
 ])
 def test_bad_noise_is_one_line_and_exit_2(tmp_path, value, message):
     path = tmp_path / "bad.yaml"
