@@ -80,16 +80,20 @@ def check_writable(out_dir: Path) -> None:
 
 def run_results(config, quiet: bool = False):
     """Run every trial of a loaded config (a spinner on a terminal) and return its Results."""
+    from .plugins import UserCodeError
     from .results import from_run
     from .runner import run as run_config
 
     err = _stderr()
     started = _dt.datetime.now(_dt.timezone.utc)
-    if quiet or not err.is_terminal:
-        output = run_config(config)
-    else:
-        with err.status(f"running {config.name}…"):
+    try:
+        if quiet or not err.is_terminal:
             output = run_config(config)
+        else:
+            with err.status(f"running {config.name}…"):
+                output = run_config(config)
+    except UserCodeError as exc:  # a user-defined function or optimizer failed mid-run
+        raise Failure(str(exc)) from None
     return from_run(config, output, started)
 
 
@@ -103,7 +107,6 @@ def run_results(config, quiet: bool = False):
 @click.option("--quiet", "-q", is_flag=True, help="Print only the path of the saved run.")
 def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool):
     """Run every trial of CONFIG, print the tables and save the results."""
-    from .plugins import UserCodeError
     from .report.tables import run_tables
     from .results import save
 
@@ -114,8 +117,6 @@ def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool):
         path = save(results, out_dir)
     except OSError as exc:
         raise Failure(f"cannot write results to {out_dir}: {exc.strerror or exc}") from None
-    except UserCodeError as exc:
-        raise Failure(str(exc)) from None
     if quiet:
         click.echo(str(path))
         return
