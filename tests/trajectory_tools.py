@@ -40,7 +40,7 @@ def assert_path_close(actual: np.ndarray, desired: np.ndarray, rtol: float = 1e-
 
     Each coordinate's difference at step ``k`` is measured against that coordinate's largest
     magnitude over steps ``k - 10 .. k + 10`` of ``desired``. A path that spirals into its
-    minimum passes a coordinate near zero now and then; rounding differences (torch's FMA) move
+    minimum passes a coordinate near zero now and then; last-bit differences (torch's sqrt) move
     the crossing by a last-bit phase shift, which is large relative to the tiny value at the
     crossing but not relative to the spiral. Away from crossings this is plain relative error.
     """
