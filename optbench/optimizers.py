@@ -416,7 +416,12 @@ def rmsprop_rule(
     square_avg = fma((1 - alpha) * g, g, square_avg * alpha)
     if grad_avg is not None:
         grad_avg = lerp(grad_avg, g, 1 - alpha)
-        avg = np.sqrt(fma(-grad_avg, grad_avg, square_avg))
+        if first_gradient and step == 1:
+            # s_1 - m_1^2 = g_1^2 - g_1^2 = 0; the fused form would leave the rounding error of
+            # g_1^2, of either sign (a NaN root when negative).
+            avg = np.zeros_like(square_avg)
+        else:
+            avg = np.sqrt(fma(-grad_avg, grad_avg, square_avg))
     else:
         avg = np.sqrt(square_avg)
     avg = avg + eps
