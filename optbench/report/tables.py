@@ -38,8 +38,13 @@ def format_art(value: float) -> str:
     return "∞" if not np.isfinite(value) else f"{value:.1f}"
 
 
+#: Short status names, as the sweeps table's column headers.
+STATUS_SHORT = {"converged": "conv", "unfinished": "unf", "diverged": "div"}
+
+
 def status_text(summary: dict) -> Text:
-    """``converged`` for a single status, else counts such as ``3 conv · 1 div``."""
+    """``converged`` for a single status, else counts such as ``3 conv`` / ``1 div``, one per
+    line (a status word is never cut, whatever the width)."""
     n = summary["trials"]
     counts = [(name, summary[name]) for name in ("converged", "unfinished", "diverged")]
     for name, count in counts:
@@ -49,9 +54,15 @@ def status_text(summary: dict) -> Text:
     for name, count in counts:
         if count:
             if text:
-                text.append(" · ")
-            text.append(f"{count} {name[:4]}", style=STATUS_STYLE[name])
+                text.append("\n")
+            text.append(f"{count} {STATUS_SHORT[name]}", style=STATUS_STYLE[name])
     return text
+
+
+def steps_phrase(q: dict | None) -> str:
+    """``1 step``, ``40 steps``, ``12 [3–45] steps`` (median [min–max])."""
+    text = format_steps(q)
+    return f"{text} step" if q is not None and q["max"] == 1 else f"{text} steps"
 
 
 def function_caption(results: Results, label: str) -> str:
@@ -72,7 +83,8 @@ def function_caption(results: Results, label: str) -> str:
 
 
 def _stability_edge(groups, summaries) -> str:
-    """For a one-hyperparameter sweep: ``lr ≥ 0.505`` when every setting from there diverged."""
+    """For a one-hyperparameter sweep: ``lr ≥ 0.505`` when every trial of every setting from
+    there on diverged, and none below; else ``""``."""
     if not groups or len(groups[0].swept) != 1:
         return ""
     name = groups[0].swept[0]
@@ -86,6 +98,16 @@ def _stability_edge(groups, summaries) -> str:
     if diverged[first:].all():
         return f"{name} ≥ {format_value(values[first])}"
     return ""
+
+
+def divergence_cell(groups, summaries) -> str:
+    """The sweeps table's ``diverges`` cell: the stability edge when there is one, else how
+    many settings had a diverged trial (``21 of 160 settings``), or ``—`` when none did."""
+    edge = _stability_edge(groups, summaries)
+    if edge:
+        return edge
+    hit = sum(1 for s in summaries if s["diverged"])
+    return f"{hit} of {len(summaries)} settings" if hit else "—"
 
 
 def _sweep_range(groups) -> str:
@@ -125,13 +147,14 @@ def settings_table(results: Results, label: str) -> Table | None:
         return None
     table = Table(title=f"[bold]{label}[/]", caption=function_caption(results, label),
                   title_justify="left", caption_justify="left")
-    table.add_column("optimizer", style="bold", ratio=3)
-    table.add_column("setting", ratio=3)
+    # Numbers and status words never wrap; labels and settings fold instead of being cut.
+    table.add_column("optimizer", style="bold", overflow="fold")
+    table.add_column("setting", overflow="fold")
     table.add_column("status", no_wrap=True)
-    table.add_column("steps to target", justify="right", ratio=1)
-    table.add_column("inside from", justify="right", ratio=1)
-    table.add_column("diverged at", justify="right", ratio=1)
-    table.add_column("final f − f*", justify="right", no_wrap=True)
+    table.add_column("steps to\ntarget", justify="right", no_wrap=True)
+    table.add_column("inside\nfrom", justify="right", no_wrap=True)
+    table.add_column("diverged\nat", justify="right", no_wrap=True)
+    table.add_column("final\nf − f*", justify="right", no_wrap=True)
     for opt_label, members in entries.items():
         for i, (g, s) in enumerate(members):
             table.add_row(
@@ -150,15 +173,15 @@ def sweeps_table(results: Results, label: str) -> Table | None:
     if not entries:
         return None
     table = Table(title=f"[bold]{label}[/]: sweeps", title_justify="left",
-                  caption="counts are trials; fastest = lowest aRT among settings that converged",
+                  caption="counts are trials; fastest = lowest aRT among settings that converged; "
+                          "diverges = the value from which every trial diverged, else the settings with a diverged trial",
                   caption_justify="left")
-    table.add_column("optimizer", style="bold", ratio=2)
-    table.add_column("swept", ratio=2)
-    table.add_column("conv", justify="right", style=STATUS_STYLE["converged"])
-    table.add_column("unf", justify="right", style=STATUS_STYLE["unfinished"])
-    table.add_column("div", justify="right", style=STATUS_STYLE["diverged"])
-    table.add_column("fastest", ratio=2)
-    table.add_column("diverges from", ratio=1)
+    table.add_column("optimizer", style="bold", overflow="fold")
+    table.add_column("swept", overflow="fold")
+    for name in ("converged", "unfinished", "diverged"):
+        table.add_column(STATUS_SHORT[name], justify="right", no_wrap=True, style=STATUS_STYLE[name])
+    table.add_column("fastest", overflow="fold")
+    table.add_column("diverges", overflow="fold")
     for opt_label, members in entries.items():
         groups = [g for g, _ in members]
         summaries = [s for _, s in members]
@@ -169,8 +192,8 @@ def sweeps_table(results: Results, label: str) -> Table | None:
         )
         table.add_row(
             opt_label, _sweep_range(groups), *map(str, totals),
-            f"{format_steps(fastest[1]['steps'])} steps at {fastest[0].setting()}" if fastest else "—",
-            _stability_edge(groups, summaries) or ("—" if not totals[2] else "scattered"),
+            f"{steps_phrase(fastest[1]['steps'])} at {fastest[0].setting()}" if fastest else "—",
+            divergence_cell(groups, summaries),
         )
     return table
 
@@ -182,18 +205,19 @@ def best_table(results: Results) -> Table:
     table = Table(title="[bold]Best setting per optimizer[/]", title_justify="left",
                   caption="best = highest success rate, then lowest aRT (COCO's average runtime)",
                   caption_justify="left")
-    table.add_column("function", style="bold")
-    table.add_column("optimizer", ratio=2)
-    table.add_column("best setting", ratio=2)
-    table.add_column("success", justify="right")
-    table.add_column("steps to target", justify="right")
-    table.add_column("aRT", justify="right")
+    table.add_column("function", style="bold", overflow="fold")
+    table.add_column("optimizer", overflow="fold")
+    table.add_column("best setting", overflow="fold")
+    table.add_column("success", justify="right", no_wrap=True)
+    table.add_column("steps to\ntarget", justify="right", no_wrap=True)
+    table.add_column("aRT", justify="right", no_wrap=True)
     previous = None
     for g, s in best_settings(results.groups, results.summaries):
         if previous is not None and g.function != previous:
             table.add_section()
         table.add_row(
-            g.function if g.function != previous else "", g.optimizer_label, g.setting(),
+            g.function if g.function != previous else "", g.optimizer_label,
+            g.setting() if g.swept else _fixed_setting(g),
             f"{s['converged']}/{s['trials']}", format_steps(s["steps"]), format_art(s["aRT"]),
         )
         previous = g.function
