@@ -42,9 +42,10 @@ def format_art(value: float) -> str:
 STATUS_SHORT = {"converged": "conv", "unfinished": "unf", "diverged": "div"}
 
 
-def status_text(summary: dict) -> Text:
-    """``converged`` for a single status, else counts such as ``3 conv`` / ``1 div``, one per
-    line (a status word is never cut, whatever the width)."""
+def status_text(summary: dict, separator: str = " · ") -> Text:
+    """``converged`` for a single status, else counts such as ``3 conv · 1 dive``; the
+    settings table puts them one per line (``separator="\\n"``, short names ``conv``, ``unf``,
+    ``div``) so that a status word is never cut, whatever the width."""
     n = summary["trials"]
     counts = [(name, summary[name]) for name in ("converged", "unfinished", "diverged")]
     for name, count in counts:
@@ -54,8 +55,9 @@ def status_text(summary: dict) -> Text:
     for name, count in counts:
         if count:
             if text:
-                text.append("\n")
-            text.append(f"{count} {STATUS_SHORT[name]}", style=STATUS_STYLE[name])
+                text.append(separator)
+            short = STATUS_SHORT[name] if separator == "\n" else name[:4]
+            text.append(f"{count} {short}", style=STATUS_STYLE[name])
     return text
 
 
@@ -159,7 +161,7 @@ def settings_table(results: Results, label: str) -> Table | None:
         for i, (g, s) in enumerate(members):
             table.add_row(
                 opt_label if i == 0 else "", g.setting() if g.swept else _fixed_setting(g),
-                status_text(s), format_steps(s["steps"]), format_steps(s["settled"]),
+                status_text(s, "\n"), format_steps(s["steps"]), format_steps(s["settled"]),
                 format_steps(s["diverged_at"]), format_gap(s["final_gap_median"]),
             )
         if len(members) > 1:
