@@ -420,6 +420,10 @@ def rmsprop_rule(
             # s_1 - m_1^2 = g_1^2 - g_1^2 = 0; the fused form would leave the rounding error of
             # g_1^2, of either sign (a NaN root when negative).
             avg = np.zeros_like(square_avg)
+        elif first_gradient:
+            # Started from g_1, the variance stays exactly 0 while the gradient is constant; its
+            # rounding residue must not turn into a NaN root (torch's form has no such start).
+            avg = np.sqrt(np.maximum(fma(-grad_avg, grad_avg, square_avg), 0.0))
         else:
             avg = np.sqrt(fma(-grad_avg, grad_avg, square_avg))
     else:

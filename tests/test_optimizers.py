@@ -175,6 +175,21 @@ def test_centered_rmsprop_from_the_first_gradient_divides_its_first_step_by_eps(
     np.testing.assert_allclose(path[:, 1], x0 - 1e-3 * g / eps[:, None], rtol=1e-15)
 
 
+@pytest.mark.parametrize("g", [0.71535975, 1.51754735, 2.04, 1.1, 0.3])
+def test_centered_rmsprop_from_the_first_gradient_stays_finite_on_a_constant_gradient(g):
+    """s_t = g², m_t = g for all t: the variance is 0 and each step −η g / ε. From step 2 the
+    computed variance is the rounding residue of g² (at most ulp(g²), clamped at 0), whose
+    root, up to ~1e-8 |g|, shifts the step by < 1e-5 relative with ε ≈ 0.008."""
+    optimizer = make_optimizer("rmsprop", lr=0.5, alpha=np.array([0.125, 0.5, 0.9, 0.99]),
+                               eps=0.0078125, centered=True, state_init="first_gradient")
+    x = np.zeros((4, 1))
+    state = optimizer.init(x)
+    for k in range(1, 6):
+        x, state = optimizer.update(x, np.full((4, 1), g), state, k)
+        assert np.all(np.isfinite(x))
+        np.testing.assert_allclose(x, np.full((4, 1), -k * 0.5 * g / 0.0078125), rtol=1e-5)
+
+
 def test_adagrad_first_step_is_a_sign_step():
     """s_1 = g_1², so x_1 = x_0 − η g/|g| when ε = 0."""
     path = _path("adagrad", lr=0.7, eps=0.0)
