@@ -512,7 +512,8 @@ def _error_message(err: dict, raw_data, source: str, lines: _LineMap) -> str:
 
     if kind == "extra_forbidden":
         valid = _valid_keys(parent, path)
-        return f"{where}: unknown key{_closest(path[-1], valid)}"
+        hint = _closest(path[-1], valid) or (f"; known keys: {', '.join(valid)}" if valid else "")
+        return f"{where}: unknown key{hint}"
     if kind == "union_tag_invalid":
         tag_name = "function" if "function" in err["ctx"]["discriminator"] else "optimizer"
         registry = FUNCTIONS if tag_name == "function" else OPTIMIZERS
@@ -615,7 +616,10 @@ def loads(text: str, source: str = "<config>", default_name: str = "config",
     try:
         raw = raw_model().model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_error_message(exc.errors()[0], data, source, lines)) from None
+        errors = exc.errors()
+        # A typo'd key also makes its intended key missing: name the typo, which explains both.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        raise ConfigError(_error_message(first, data, source, lines)) from None
     return _normalise(raw, data, source, lines, default_name, seed)
 
 

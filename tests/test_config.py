@@ -77,6 +77,15 @@ BAD_CONFIGS = [
           functions: [elongatd]
         """), "functions: [elongatd]", r"optimizers\[0\]\.functions\[0\]",
      r"no function labelled 'elongatd' \(did you mean 'elongated'\?\); labels: elongated"),
+    ("typo of a required function parameter", functions("""\
+        - function: expression
+          expresion: x1**2 + x2**2
+          minimizers: [[0, 0]]
+          f_star: 0
+          start: [1, 1]
+        """), "expresion:", r"functions\[0\]\.expresion", r"unknown key \(did you mean 'expression'\?\)"),
+    ("unknown key far from any", "colour: blue\n" + FUNCTION + OPTIMIZER,
+     "colour:", "colour", r"unknown key; known keys: .*\bsteps\b.*\boptimizers\b"),
     ("random start key typo", functions("""\
         - function: paraboloid
           start: {random: 3, bx: [[0, 1], [0, 1]]}
