@@ -249,7 +249,7 @@ def load(run_dir: str | Path) -> Results:
         raise ResultsError(f"{summary_path}: incomplete summary (missing {_one_line(exc)})") from None
     trials_path = run_dir / "trials.npz"
     try:
-        with np.load(trials_path) as npz:
+        with open(trials_path, "rb") as fh, np.load(fh) as npz:  # closed even when corrupt
             trials = TrialOutcomes(**{name: npz[name] for name in TrialOutcomes.FIELDS})
     except _NPZ_ERRORS as exc:
         raise ResultsError(f"{trials_path}: missing or corrupt ({_one_line(exc)})") from None
@@ -259,7 +259,7 @@ def load(run_dir: str | Path) -> Results:
     trajectories_path = run_dir / "trajectories.npz"
     try:
         trajectories = []
-        with np.load(trajectories_path) as npz:
+        with open(trajectories_path, "rb") as fh, np.load(fh) as npz:
             i = 0
             while f"group_{i}" in npz:
                 trajectories.append(Trajectories(
