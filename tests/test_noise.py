@@ -175,3 +175,15 @@ def test_bad_noise_is_one_line_and_exit_2(tmp_path, value, message):
     assert len(lines) == 1 and lines[0].startswith("error: bad.yaml:7: ")
     assert message in lines[0]
     assert not (tmp_path / "results").exists()
+
+
+def test_run_tables_name_the_noise_of_each_function(tmp_path):
+    path = tmp_path / "noisy.yaml"
+    path.write_text(NOISY)
+    result = CliRunner().invoke(cli, ["run", str(path), "--out", str(tmp_path / "results")],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    captions = [line.strip() for line in result.output.splitlines() if line.startswith("paraboloid(")]
+    assert len(captions) == 2
+    assert "8 random starts · gradient noise σ = 0.2 · target" in captions[0]
+    assert "gradient noise" not in captions[1]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from optbench.config import load
 from optbench.functions import FUNCTIONS, make_function
 from optbench.optimizers import sgd
-from optbench.runner import CONVERGED, DIVERGED, UNFINISHED, run_trials
+from optbench.runner import CONVERGED, DIVERGED, UNFINISHED, run, run_trials
 
 EPS = np.finfo(np.float64).eps
 
@@ -237,3 +240,56 @@ def test_distance_target_uses_the_nearest_of_himmelblau_minima():
     outcomes = run_sgd(objective, x0, lr=0.01, steps=500, target_kind="distance", target=1e-6)
     assert np.all(outcomes["status"] == CONVERGED)
     assert np.all(outcomes["final_distance"] <= 1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# The shipped configs of the suite.
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def test_conditioning_config_matches_steepest_descent_theory():
+    """Steps to the target at lr = 2/(1 + κ), against the closed form of the iteration.
+
+    With H the Hessian (read off the linear gradient, diagonalised independently of optbench's
+    rotation), x_k = (I - lr H)^k x_0, so in H's eigenbasis z_k = r^k z_0 with r = 1 - lr λ
+    and f(x_k) = 1/2 Σ λ z_0² r^{2k}. The first k with f(x_k) <= ε is optbench's first hit.
+    Since |r| <= ρ = (κ - 1)/(κ + 1), the first hit is at most ln(f_0/ε) / (2 ln(1/ρ)) ~
+    κ/4 · ln(f_0/ε): the steps grow linearly in κ.
+    """
+    config = load(CONFIGS / "conditioning.yaml")
+    output = run(config)
+    outcomes = output.outcomes
+    assert np.all(outcomes.status == CONVERGED)
+    medians = {}
+    for batch in output.plan.batches:
+        kappa = batch.function.params["kappa"]
+        lr = float(batch.hyperparameters["lr"][0])
+        assert lr == pytest.approx(2 / (1 + kappa), rel=1e-15)
+        H = batch.objective.value_and_grad(np.eye(batch.objective.dim))[1].T
+        lam, Q = np.linalg.eigh(0.5 * (H + H.T))
+        z0 = batch.x0 @ Q
+        k = np.arange(config.steps + 1)[:, None, None]
+        gaps = 0.5 * np.sum(lam * z0**2 * (1 - lr * lam) ** (2 * k), axis=-1)  # (K+1, T)
+        expected = np.argmax(gaps <= config.target.value, axis=0)
+        rows = np.isin(outcomes.group, np.unique(batch.group_ids))
+        got = outcomes.first_hit[rows]
+        # Equal, but for a gap that lands within rounding of the target (one step either way).
+        assert np.all(np.abs(got - expected) <= 1), (kappa, got, expected)
+        rho = (kappa - 1) / (kappa + 1)
+        f0 = gaps[0]
+        if kappa > 1:
+            bound = np.ceil(np.log(f0 / config.target.value) / (2 * np.log(1 / rho)))
+            assert np.all(got <= bound + 1)
+        medians[kappa] = np.median(got / np.log(f0 / config.target.value))
+    # Steps per unit of ln(f0/ε) scale like κ/4 (2 ln(1/ρ) ≈ 4/κ for large κ).
+    assert medians[1] <= 1
+    for kappa in (10, 100, 1000):  # measured: 2.3, 23.9, 245
+        assert 0.8 * kappa / 4 <= medians[kappa] <= kappa / 4 + 1
+    assert 8 <= medians[1000] / medians[100] <= 12
+
+
+@pytest.mark.parametrize("name", ["classic", "conditioning", "noise"])
+def test_suite_configs_load(name):
+    config = load(CONFIGS / f"{name}.yaml")
+    assert config.name == name

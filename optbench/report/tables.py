@@ -68,7 +68,8 @@ def steps_phrase(q: dict | None) -> str:
 
 
 def function_caption(results: Results, label: str) -> str:
-    """One line on the function: name, parameters, start points, target and budget."""
+    """One line on the function: name, parameters, start points, gradient noise, target and
+    budget."""
     entry = results.function_entry(label)
     params = ", ".join(f"{k}={v}" for k, v in entry["params"].items())
     start = entry["start"]
@@ -78,6 +79,8 @@ def function_caption(results: Results, label: str) -> str:
         where = "start (" + ", ".join(format_value(float(v)) for v in start[0]) + ")"
     else:
         where = f"{len(start)} starts"
+    if entry.get("noise"):
+        where += f" · gradient noise σ = {format_value(float(entry['noise']))}"
     target = results.config["target"]
     crit = (f"‖x − x*‖ ≤ {target['distance']:g}" if target.get("distance")
             else f"f − f* ≤ {(target.get('gap') or 1e-6):g}")
