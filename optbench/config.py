@@ -408,6 +408,10 @@ class _LineMap:
                 self.lines[path + (key,)] = key_node.start_mark.line + 1
                 self._walk(value_node, path + (key,))
                 self.lines[path + (key,)] = key_node.start_mark.line + 1
+                if key_node.tag != "tag:yaml.org,2002:str":  # 1: or true: reach pydantic as 1, True
+                    value = yaml.safe_load(key_node.value) if key_node.style is None else key
+                    if isinstance(value, (int, float, bool)):
+                        self.lines.setdefault(path + (value,), key_node.start_mark.line + 1)
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 self._walk(item, path + (i,))

@@ -86,6 +86,7 @@ BAD_CONFIGS = [
         """), "expresion:", r"functions\[0\]\.expresion", r"unknown key \(did you mean 'expression'\?\)"),
     ("unknown key far from any", "colour: blue\n" + FUNCTION + OPTIMIZER,
      "colour:", "colour", r"unknown key; known keys: .*\bsteps\b.*\boptimizers\b"),
+    ("a number as a key", FUNCTION + OPTIMIZER + "1: 2\n", "1: 2", r"\[1\]", r"keys should be strings, got 1"),
     ("random start key typo", functions("""\
         - function: paraboloid
           start: {random: 3, bx: [[0, 1], [0, 1]]}
