@@ -113,6 +113,13 @@ def _as_vector(name: str, value, dim: int | None = None) -> np.ndarray:
     return arr
 
 
+def _finite_number(name: str, value) -> float:
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return value
+
+
 def _box_around(center: np.ndarray, half_width: np.ndarray) -> np.ndarray:
     return np.stack([center - half_width, center + half_width], axis=-1)
 
@@ -138,7 +145,7 @@ def paraboloid(a=(0.2, 2.0), c: float = 0.0) -> Objective:
     a = _as_vector("a", a)
     if np.any(a <= 0):
         raise ValueError(f"a must be > 0 in every coordinate, got {a.tolist()}")
-    c = float(c)
+    c = _finite_number("c", c)
     two_a = 2.0 * a
 
     def value_and_grad(x):
@@ -184,7 +191,7 @@ def quadratic(A=((1.0, 0.0), (0.0, 1.0)), b=None, c: float = 0.0) -> Objective:
             f"A must be positive definite, its smallest eigenvalue is {eigenvalues[0]:.6g}"
         )
     b = np.zeros(dim) if b is None else _as_vector("b", b, dim)
-    c = float(c)
+    c = _finite_number("c", c)
     x_star = -np.linalg.solve(A, b)
     f_star = c + 0.5 * float(b @ x_star)
     A_T = A.T.copy()
