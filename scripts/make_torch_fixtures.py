@@ -105,6 +105,12 @@ _RMSPROP_LR = {"isotropic": 0.3, "elongated": 0.1, "rosenbrock": 1e-3}
 # to the last bit: smaller steps keep the zig-zag and the parity.
 _RMSPROP_MOMENTUM_LR = {"isotropic": 0.03, "elongated": 0.03, "rosenbrock": 1e-3}
 _ADAM_LR = {"isotropic": 1.0, "elongated": 0.3, "rosenbrock": 0.02}
+_ADAMAX_LR = {"isotropic": 1.0, "elongated": 0.3, "rosenbrock": 0.02}
+_NADAM_LR = {"isotropic": 1.0, "elongated": 0.3, "rosenbrock": 0.02}
+_RADAM_LR = {"isotropic": 1.0, "elongated": 0.3, "rosenbrock": 0.002}
+_ADADELTA_LR = {"isotropic": 1.0, "elongated": 1.0, "rosenbrock": 0.5}
+_RPROP_LR = {"isotropic": 0.01, "elongated": 0.01, "rosenbrock": 0.01}
+_ASGD_LR = {"isotropic": 0.5, "elongated": 0.4, "rosenbrock": 1e-3}
 
 #: The declarative table: one row per option of each optimizer.
 CASES: list[Case] = [
@@ -135,6 +141,47 @@ CASES: list[Case] = [
     Case("adam", "decoupled_weight_decay", "Adam", _ADAM_LR,
          {"weight_decay": 0.1, "decoupled_weight_decay": True}),
     Case("adam", "maximize", "Adam", _ADAM_LR, {"maximize": True}),
+    # AdamW's default weight decay is 0.01, so its "plain" case decays.
+    Case("adamw", "plain", "AdamW", _ADAM_LR),
+    Case("adamw", "amsgrad", "AdamW", _ADAM_LR, {"amsgrad": True}),
+    Case("adamw", "weight_decay", "AdamW", _ADAM_LR, {"weight_decay": 0.1}),
+    Case("adamw", "maximize", "AdamW", _ADAM_LR, {"maximize": True, "weight_decay": 0.0}),
+    Case("adamax", "plain", "Adamax", _ADAMAX_LR),
+    Case("adamax", "weight_decay", "Adamax", _ADAMAX_LR, {"weight_decay": 0.1}),
+    Case("adamax", "maximize", "Adamax", _ADAMAX_LR, {"maximize": True}),
+    Case("nadam", "plain", "NAdam", _NADAM_LR),
+    Case("nadam", "momentum_decay", "NAdam", _NADAM_LR, {"momentum_decay": 0.02}),
+    Case("nadam", "weight_decay", "NAdam", _NADAM_LR, {"weight_decay": 0.1}),
+    Case("nadam", "decoupled_weight_decay", "NAdam", _NADAM_LR,
+         {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+    Case("nadam", "maximize", "NAdam", _NADAM_LR, {"maximize": True}),
+    Case("radam", "plain", "RAdam", _RADAM_LR),
+    # beta2 = 0.8: rho_inf = 9, so the rectified step switches on at step 7 (at 6 with the
+    # default 0.999). Shorter memories or larger steps make the paths chaotic: the last bit of
+    # torch's sqrt then grows past 1e-12.
+    Case("radam", "short_memory", "RAdam", {"isotropic": 0.3, "elongated": 0.3,
+                                            "rosenbrock": 1e-3}, {"betas": [0.9, 0.8]}),
+    Case("radam", "weight_decay", "RAdam", _RADAM_LR, {"weight_decay": 0.1}),
+    Case("radam", "decoupled_weight_decay", "RAdam", _RADAM_LR,
+         {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+    Case("radam", "maximize", "RAdam", _RADAM_LR, {"maximize": True}),
+    Case("adadelta", "plain", "Adadelta", _ADADELTA_LR),
+    # On Rosenbrock a short memory (rho <= 0.8) makes Adadelta's path chaotic.
+    Case("adadelta", "rho", "Adadelta", _ADADELTA_LR, {"rho": 0.95}),
+    Case("adadelta", "weight_decay", "Adadelta", _ADADELTA_LR, {"weight_decay": 0.1}),
+    # Ascending Rosenbrock at lr 0.5 overflows (a gap of 1e205) within 1000 steps.
+    Case("adadelta", "maximize", "Adadelta", {**_ADADELTA_LR, "rosenbrock": 0.05},
+         {"maximize": True}),
+    Case("rprop", "plain", "Rprop", _RPROP_LR),
+    Case("rprop", "etas", "Rprop", _RPROP_LR, {"etas": [0.3, 1.5]}),
+    Case("rprop", "step_sizes", "Rprop", _RPROP_LR, {"step_sizes": [1e-3, 0.5]}),
+    Case("rprop", "maximize", "Rprop", _RPROP_LR, {"maximize": True}),
+    Case("asgd", "plain", "ASGD", _ASGD_LR),
+    # t0 = 10: the average starts moving (mu < 1) at step 12.
+    Case("asgd", "averaging", "ASGD", _ASGD_LR, {"lambd": 0.01, "alpha": 0.5, "t0": 10.0}),
+    Case("asgd", "weight_decay", "ASGD", _ASGD_LR, {"weight_decay": 0.1}),
+    Case("asgd", "maximize", "ASGD", {"isotropic": 0.005, "elongated": 0.005,
+                                      "rosenbrock": 5e-7}, {"maximize": True}),
 ]
 
 
@@ -189,18 +236,23 @@ def torch_trajectory(torch_class: str, hyperparameters: dict, function: Function
     """Run ``torch.optim.<torch_class>`` on one function; return the ``(steps + 1, D)`` points."""
     import torch
 
-    kwargs = dict(hyperparameters)
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in hyperparameters.items()}
     gradient = torch_gradient(function)
-    x = torch.tensor(function.start, dtype=torch.float64)
-    opt = getattr(torch.optim, torch_class)([x], foreach=False, **kwargs)
-    points = np.empty((steps + 1, len(function.start)))
-    points[0] = x.numpy()
-    for k in range(1, steps + 1):
-        x.grad = gradient(x)
-        opt.step()
-        points[k] = x.numpy()
+    # torch keeps scalar state (NAdam's mu_product, ASGD's eta and mu) in its default dtype:
+    # float64 throughout, as optbench computes.
+    default_dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        x = torch.tensor(function.start, dtype=torch.float64)
+        opt = getattr(torch.optim, torch_class)([x], foreach=False, **kwargs)
+        points = np.empty((steps + 1, len(function.start)))
+        points[0] = x.numpy()
+        for k in range(1, steps + 1):
+            x.grad = gradient(x)
+            opt.step()
+            points[k] = x.numpy()
+    finally:
+        torch.set_default_dtype(default_dtype)
     return points
 
 

@@ -1,8 +1,9 @@
 """The torch.optim first-order family, Lion and sign descent.
 
-Each optimizer is checked against torch.optim 2.13 live (when torch is installed) over 1000
-steps, Lion and sign descent against plain one-trial references written from their papers; then
-its argument errors, per-trial hyperparameters, ``maximize`` and convergence on a quadratic.
+Trajectories of the torch optimizers are checked against torch in ``test_torch_parity.py``
+(fixtures and live); here, their defaults against torch's, Lion and sign descent against plain
+one-trial references written from their papers, and for each optimizer its argument errors,
+per-trial hyperparameters, ``maximize``, purity and convergence on a quadratic.
 """
 
 from __future__ import annotations
@@ -41,113 +42,17 @@ def trajectory(name, kwargs, function, steps, x0=None):
 
 
 # ---------------------------------------------------------------------------------------------
-# torch.optim, live
+# torch.optim's defaults
 
 TORCH_NAMES = {
     "adamw": "AdamW", "adamax": "Adamax", "nadam": "NAdam", "radam": "RAdam",
     "adadelta": "Adadelta", "rprop": "Rprop", "asgd": "ASGD",
 }
 
-# (optimizer, kwargs, function): every option of every torch optimizer added here.
-TORCH_CASES = [
-    ("adamw", {"lr": 0.1}, "isotropic"),
-    ("adamw", {"lr": 0.1}, "elongated"),
-    ("adamw", {"lr": 0.002}, "rosenbrock"),
-    ("adamw", {"lr": 0.1, "weight_decay": 0.05, "amsgrad": True}, "elongated"),
-    ("adamw", {"lr": 0.1, "maximize": True}, "elongated"),
-    ("adamw", {"lr": 0.05, "betas": (0.8, 0.99), "eps": 1e-3, "weight_decay": 0.0}, "elongated"),
-    ("adamax", {"lr": 0.1}, "isotropic"),
-    ("adamax", {"lr": 0.1}, "elongated"),
-    ("adamax", {"lr": 0.002}, "rosenbrock"),
-    ("adamax", {"lr": 0.1, "betas": (0.8, 0.99), "eps": 1e-4, "weight_decay": 0.1}, "elongated"),
-    ("adamax", {"lr": 0.1, "maximize": True}, "isotropic"),
-    ("nadam", {"lr": 0.1}, "isotropic"),
-    ("nadam", {"lr": 0.1}, "elongated"),
-    ("nadam", {"lr": 0.002}, "rosenbrock"),
-    ("nadam", {"lr": 0.1, "weight_decay": 0.1}, "elongated"),
-    ("nadam", {"lr": 0.1, "weight_decay": 0.1, "decoupled_weight_decay": True,
-               "momentum_decay": 0.01}, "elongated"),
-    ("nadam", {"lr": 0.05, "betas": (0.5, 0.9), "eps": 1e-4, "maximize": True}, "elongated"),
-    ("radam", {"lr": 0.1}, "isotropic"),
-    ("radam", {"lr": 0.1}, "elongated"),
-    ("radam", {"lr": 0.002}, "rosenbrock"),
-    ("radam", {"lr": 0.05, "weight_decay": 0.1}, "elongated"),
-    ("radam", {"lr": 0.1, "weight_decay": 0.1, "decoupled_weight_decay": True}, "elongated"),
-    # beta2 = 0.8 gives rho_inf = 9: the rectified step switches on at step 7.
-    ("radam", {"lr": 0.1, "betas": (0.5, 0.8), "eps": 1e-4, "maximize": True}, "elongated"),
-    ("adadelta", {}, "isotropic"),
-    ("adadelta", {}, "elongated"),
-    ("adadelta", {"lr": 0.5, "rho": 0.95, "weight_decay": 0.1}, "rosenbrock"),
-    ("adadelta", {"lr": 2.0, "rho": 0.5, "eps": 1e-4, "maximize": True}, "elongated"),
-    ("rprop", {}, "isotropic"),
-    ("rprop", {}, "elongated"),
-    ("rprop", {}, "rosenbrock"),
-    ("rprop", {"lr": 0.1, "etas": (0.3, 1.5), "step_sizes": (1e-4, 1.0)}, "elongated"),
-    ("rprop", {"lr": 0.1, "maximize": True}, "elongated"),
-    ("asgd", {"lr": 0.1}, "isotropic"),
-    ("asgd", {"lr": 0.1}, "elongated"),
-    ("asgd", {"lr": 0.001}, "rosenbrock"),
-    # t0 = 10: averaging (mu < 1) starts at step 12.
-    ("asgd", {"lr": 0.1, "t0": 10.0, "lambd": 0.01, "alpha": 0.5, "weight_decay": 0.1},
-     "elongated"),
-    ("asgd", {"lr": 0.1, "maximize": True}, "elongated"),
-]
 
 
-@pytest.fixture
-def torch64():
-    """torch with float64 as its default dtype: its optimizers then keep scalar state
-    (NAdam's mu_product, ASGD's eta and mu, step counters) in float64 too."""
+def test_defaults_are_torchs():
     torch = pytest.importorskip("torch")
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield torch
-    torch.set_default_dtype(previous)
-
-
-def torch_trajectory(torch, name, kwargs, function, steps):
-    """``(steps, D)`` iterates of torch.optim's single-tensor CPU path, with optbench's gradient."""
-    make, start = FUNCTIONS[function]
-    objective = make()
-    kwargs = {k: tuple(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
-    param = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-    optimizer = getattr(torch.optim, TORCH_NAMES[name])([param], foreach=False, **kwargs)
-    out = np.empty((steps, len(start)))
-    with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(steps):
-            _, g = objective.value_and_grad(param.detach().numpy()[None].copy())
-            param.grad = torch.from_numpy(g[0].copy())
-            optimizer.step()
-            out[k] = param.detach().numpy()
-    return out
-
-
-@pytest.mark.parametrize(
-    "name, kwargs, function", TORCH_CASES,
-    ids=[f"{n}-{f}-{'-'.join(map(str, k.items()))}" for n, k, f in TORCH_CASES],
-)
-def test_matches_torch_optim_live(torch64, name, kwargs, function):
-    expected = torch_trajectory(torch64, name, kwargs, function, 1000)
-    got = trajectory(name, kwargs, function, 1000)[:, 0]
-    assert np.all(np.isfinite(got))
-    # Relative to each coordinate; where a coordinate crosses or approaches 0, to 1e-14 of the
-    # O(1) start scale.
-    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
-
-
-def test_every_torch_option_is_covered():
-    for name in TORCH_NAMES:
-        used = {k for n, kw, _ in TORCH_CASES if n == name for k in kw}
-        assert set(OPTIMIZERS[name].hyperparameters) - used <= {"lr"} or name in (
-            "adadelta", "rprop",  # their lr default is exercised by the default cases
-        ), name
-        for option, hyper in OPTIMIZERS[name].hyperparameters.items():
-            if hyper.kind == "bool":
-                assert any(kw.get(option) is True for n, kw, _ in TORCH_CASES if n == name)
-
-
-def test_defaults_are_torchs(torch64):
-    torch = torch64
     for name, cls in TORCH_NAMES.items():
         defaults = getattr(torch.optim, cls)([torch.zeros(1, requires_grad=True)]).defaults
         for hname, hyper in OPTIMIZERS[name].hyperparameters.items():

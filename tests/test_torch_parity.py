@@ -159,6 +159,24 @@ BATCHES = [
     ("adam", "Adam", {"lr": [0.1, 0.3, 0.05], "betas": ([0.9, 0.5, 0.0], [0.999, 0.9, 0.99]),
                       "weight_decay": [0.0, 0.1, 0.5]},
      {"amsgrad": True, "decoupled_weight_decay": True}),
+    ("adamw", "AdamW", {"lr": [0.1, 0.3, 0.05], "betas": ([0.9, 0.5, 0.0], [0.999, 0.9, 0.99]),
+                        "eps": [1e-8, 1e-6, 0.0], "weight_decay": [0.0, 0.1, 0.01]},
+     {"amsgrad": True}),
+    ("adamax", "Adamax", {"lr": [0.1, 0.3, 0.05], "betas": ([0.9, 0.5, 0.0], [0.999, 0.9, 0.99]),
+                          "eps": [1e-8, 1e-6, 1e-3], "weight_decay": [0.0, 0.1, 0.01]}, {}),
+    ("nadam", "NAdam", {"lr": [0.1, 0.3, 0.05], "betas": ([0.9, 0.5, 0.0], [0.999, 0.9, 0.99]),
+                        "eps": [1e-8, 1e-6, 1e-3], "weight_decay": [0.0, 0.1, 0.01],
+                        "momentum_decay": [4e-3, 0.02, 0.0]}, {"decoupled_weight_decay": True}),
+    # beta2 from 0.999 (rectified from step 6) to 0.7 (rho_inf = 5.67: never rectified).
+    ("radam", "RAdam", {"lr": [0.1, 0.3, 0.05], "betas": ([0.9, 0.9, 0.0], [0.999, 0.8, 0.7]),
+                        "eps": [1e-8, 1e-6, 1e-3], "weight_decay": [0.0, 0.1, 0.01]}, {}),
+    ("adadelta", "Adadelta", {"lr": [1.0, 0.5, 2.0], "rho": [0.9, 0.95, 0.99],
+                              "eps": [1e-6, 1e-4, 1e-8], "weight_decay": [0.0, 0.1, 0.01]}, {}),
+    ("rprop", "Rprop", {"lr": [0.01, 0.1, 0.001], "etas": ([0.5, 0.3, 0.9], [1.2, 1.5, 1.01]),
+                        "step_sizes": ([1e-6, 1e-3, 0.0], [50.0, 0.5, 1.0])}, {}),
+    ("asgd", "ASGD", {"lr": [0.1, 0.3, 0.05], "lambd": [1e-4, 1e-2, 0.1],
+                      "alpha": [0.75, 0.5, 1.0], "t0": [1e6, 10.0, 0.0],
+                      "weight_decay": [0.0, 0.1, 0.01]}, {}),
 ]
 
 
