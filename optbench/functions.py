@@ -738,7 +738,10 @@ def expression(expression: str, minimizers, f_star: float, bounds=None) -> Objec
     """
     from .expression import Expression
 
-    points = np.asarray(minimizers, dtype=np.float64) if _is_nested_numbers(minimizers) else None
+    try:
+        points = np.asarray(minimizers, dtype=np.float64) if _is_nested_numbers(minimizers) else None
+    except ValueError:  # ragged: points of different lengths
+        points = None
     if points is not None and points.ndim == 1:
         points = points[None, :]
     if points is None or points.ndim != 2 or points.size == 0 or not np.all(np.isfinite(points)):
@@ -758,7 +761,10 @@ def expression(expression: str, minimizers, f_star: float, bounds=None) -> Objec
     if bounds is None:
         box = np.stack([points.min(axis=0) - 5.0, points.max(axis=0) + 5.0], axis=-1)
     else:
-        box = np.asarray(bounds, dtype=np.float64) if _is_nested_numbers(bounds) else None
+        try:
+            box = np.asarray(bounds, dtype=np.float64) if _is_nested_numbers(bounds) else None
+        except ValueError:  # ragged
+            box = None
         if box is None or box.shape != (dim, 2) or not np.all(box[:, 0] < box[:, 1]):
             raise ValueError(f"bounds must be [low, high] with low < high for each of {dim} "
                              f"coordinates, got {bounds!r}")

@@ -332,6 +332,8 @@ def test_expression_entry_runs_without_a_function_key(tmp_path):
     ('expression: "x1**2", minimizers: [[0]]', ["functions[0].f_star: required key is missing"]),
     ('expression: "x1**2", minimizers: 3, f_star: 0',
      ["functions[0].minimizers: minimizers must be a list of points"]),
+    ('expression: "x1**2", minimizers: [[0], [0, 1]], f_star: 0',
+     ["functions[0].minimizers: minimizers must be a list of points"]),
     ('expression: "x1**2", minimizers: [[0]], f_star: 0, bounds: [[1, -1]]',
      ["functions[0].bounds: bounds must be [low, high] with low < high"]),
     ('expression: 7, minimizers: [[0]], f_star: 0',
