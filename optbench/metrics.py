@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .runner import CONVERGED, DIVERGED, UNFINISHED
+from .runner import CONVERGED, DIVERGED, LADDER, UNFINISHED
 
-#: COCO's target ladder: Δf = 10^2 ... 10^-8 in steps of 10^0.2 (51 targets).
-COCO_TARGETS = 10.0 ** np.round(np.arange(2.0, -8.0 - 1e-9, -0.2), 1)
+#: COCO's target ladder: Δf = 10^2 ... 10^-8 in steps of 10^0.2 (51 targets). The runner records
+#: each trial's first step on every rung (``TrialOutcomes.ladder_hits``).
+COCO_TARGETS = LADDER
 
 
 def average_runtime(runtimes: np.ndarray, used: np.ndarray, success: np.ndarray) -> float:

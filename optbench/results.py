@@ -4,7 +4,8 @@ A run directory holds
 
 * ``summary.json``: schema version, optbench and package versions, the config (canonical JSON)
   and its hash, the seed, timings, every group with its hyperparameters and aggregates;
-* ``trials.npz``: the per-trial outcome arrays (:class:`~optbench.runner.TrialOutcomes`);
+* ``trials.npz``: the per-trial outcome arrays (:class:`~optbench.runner.TrialOutcomes`),
+  including each trial's first step on every target of COCO's ladder (``ladder_hits``);
 * ``trajectories.npz``: the recorded paths (``group``, ``trial``, ``points``, ``gaps`` per batch).
 
 It is written under a temporary name and renamed when complete, so a crash or Ctrl-C leaves no
@@ -250,7 +251,9 @@ def load(run_dir: str | Path) -> Results:
     trials_path = run_dir / "trials.npz"
     try:
         with open(trials_path, "rb") as fh, np.load(fh) as npz:  # closed even when corrupt
-            trials = TrialOutcomes(**{name: npz[name] for name in TrialOutcomes.FIELDS})
+            # ladder_hits is optional: results saved before it was recorded lack it.
+            trials = TrialOutcomes(**{name: npz[name] for name in TrialOutcomes.FIELDS
+                                      if name in npz.files or name != "ladder_hits"})
     except _NPZ_ERRORS as exc:
         raise ResultsError(f"{trials_path}: missing or corrupt ({_one_line(exc)})") from None
     if len(trials.group) and int(trials.group.max()) >= len(groups):

@@ -10,6 +10,8 @@ step 0 is the start point. Per trial the runner records:
 * ``diverged_at``: the first ``k`` at which ``f(x_k)`` is not finite or ``f(x_k) - f*`` exceeds
   the divergence bound; -1 if never. A diverged trial is frozen at its last point;
 * ``final_gap`` and ``best_gap``: ``f - f*`` at the last (finite) point and the least seen;
+* ``ladder_hits``: for each target of COCO's ladder (:data:`LADDER`, ``f - f* <= 10^2 ... 10^-8``),
+  the first step that reached it, ``(T, 51)`` int32, -1 if never: the runtimes of ECDFs;
 * ``status``: diverged if it diverged, else converged if it reached the target, else unfinished
   (the budget ran out while it oscillated or stalled).
 
@@ -38,6 +40,9 @@ from .sweep import Batch, Plan, plan
 CONVERGED, DIVERGED, UNFINISHED = 0, 1, 2
 STATUS_NAMES = ("converged", "diverged", "unfinished")
 
+#: COCO's target ladder: f - f* = 10^2 ... 10^-8 in steps of 10^0.2 (51 targets; metrics.COCO_TARGETS).
+LADDER = 10.0 ** np.round(np.arange(2.0, -8.0 - 1e-9, -0.2), 1)
+
 #: Upper bound on the trajectories a batch records (memory stays bounded whatever the sweep).
 MAX_RECORDED_PER_BATCH = 4096
 
@@ -54,12 +59,15 @@ class TrialOutcomes:
     final_gap: np.ndarray  # float64
     best_gap: np.ndarray  # float64
     final_distance: np.ndarray  # float64, to the nearest minimiser
+    # (T, len(LADDER)) int32: first step with f - f* <= LADDER[j], -1 if never; None when read
+    # from results saved before it was recorded.
+    ladder_hits: np.ndarray | None = None
 
     FIELDS = ("group", "status", "first_hit", "settled", "diverged_at", "final_gap", "best_gap",
-              "final_distance")
+              "final_distance", "ladder_hits")
 
     def as_dict(self) -> dict[str, np.ndarray]:
-        return {name: getattr(self, name) for name in self.FIELDS}
+        return {name: value for name in self.FIELDS if (value := getattr(self, name)) is not None}
 
     @classmethod
     def concatenate(cls, parts: list["TrialOutcomes"]) -> "TrialOutcomes":
@@ -126,6 +134,11 @@ def run_trials(
         first_hit = np.where(inside, 0, -1)
         last_outside = np.where(inside, -1, 0)
         best_gap = np.where(alive, gap, np.inf)
+        # The ladder is descending, so the targets reached so far are a prefix of it, as long as
+        # the count of targets >= best_gap; only rows whose count grew need writing.
+        ascending = LADDER[::-1]
+        reached = len(LADDER) - np.searchsorted(ascending, best_gap, side="left")
+        ladder_hits = np.where(np.arange(len(LADDER)) < reached[:, None], 0, -1).astype(np.int32)
         x_last = x.copy()  # last point of each trial while alive
         gap_last = gap.copy()
 
@@ -149,6 +162,13 @@ def run_trials(
             first_hit[hit] = k
             last_outside[alive & ~inside] = k
             np.fmin(best_gap, np.where(alive, gap, np.inf), out=best_gap)
+            now = len(LADDER) - np.searchsorted(ascending, best_gap, side="left")
+            grew = np.flatnonzero(now > reached)
+            if grew.size:
+                ladder = np.arange(len(LADDER))
+                new = (ladder >= reached[grew, None]) & (ladder < now[grew, None])
+                ladder_hits[grew] = np.where(new, k, ladder_hits[grew])
+                reached = now
             x_last[alive] = x[alive]
             gap_last[alive] = gap[alive]
             if len(record_rows):
@@ -167,6 +187,7 @@ def run_trials(
             "final_gap": gap_last,
             "best_gap": best_gap,
             "final_distance": objective.distance_to_minimizer(x_last),
+            "ladder_hits": ladder_hits,
         }
     return outcomes, points, gaps
 
