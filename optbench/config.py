@@ -270,6 +270,65 @@ class Divergence(_Frozen):
         return self.gap if self.gap is not None else (self.factor or 1e6)
 
 
+#: A panel draws at most this many paths (a sweep is summarised by other plots).
+MAX_PANEL_PATHS = 12
+
+
+class PanelLine(_Frozen):
+    """The paths of one optimizer entry in a panel: all its settings, or those ``setting`` picks."""
+
+    optimizer: str = Field(description="label of an optimizer entry")
+    setting: dict[str, Any] = Field(
+        default_factory=dict,
+        description="hyperparameter values that pick settings of the entry, e.g. {lr: 0.4}, "
+                    "{lr: [0.4, 0.51]} or {betas[0]: 0.1}; default every setting of the entry",
+    )
+    reference: bool = Field(default=False, description="draw in grey, as the path to compare with")
+
+
+class Panel(_Frozen):
+    """A plot of paths over a function's contour lines (as the book's figures 8.1-8.6)."""
+
+    title: str = Field(description="title of the plot")
+    function: str = Field(description="label of a function entry")
+    show: tuple[PanelLine, ...] = Field(min_length=1, description="the optimizer entries to draw")
+
+
+def setting_matches(hyperparameters: dict, setting: dict) -> bool:
+    """Whether a point of a sweep (name -> value, pairs as 2-sequences) has the ``setting``.
+
+    A key is a hyperparameter name or one component of a pair (``betas[0]``); a value is one
+    value, or a list of values any of which matches (a pair's value is the pair itself).
+    Floats match to 1e-9 relative, since linspace values are not round decimals.
+    """
+    for key, wanted in setting.items():
+        base, _, index = key.partition("[")
+        if base not in hyperparameters:
+            return False
+        value = hyperparameters[base]
+        if index:
+            value = value[int(index[:-1])]
+        if isinstance(value, (list, tuple)):
+            if not isinstance(wanted, list) or not wanted:
+                return False
+            options = [wanted] if wanted and isinstance(wanted[0], (int, float)) else list(wanted)
+            if not any(len(o) == len(value) and all(_same(a, b) for a, b in zip(value, o))
+                       for o in options):
+                return False
+        elif not any(_same(value, o) for o in (wanted if isinstance(wanted, list) else [wanted])):
+            return False
+    return True
+
+
+def _same(value, wanted) -> bool:
+    if isinstance(value, bool) or isinstance(wanted, bool) or isinstance(value, str):
+        return value == wanted
+    try:
+        return bool(np.isclose(float(value), float(wanted), rtol=1e-9, atol=0.0))
+    except (TypeError, ValueError):
+        return False
+
+
 class Config(_Frozen):
     """A validated benchmark: what to run, and how to judge each trial."""
 
@@ -282,6 +341,7 @@ class Config(_Frozen):
     record: int = Field(default=4, ge=0, description="trajectories recorded per group")
     functions: tuple[FunctionEntry, ...]
     optimizers: tuple[OptimizerEntry, ...]
+    panels: tuple[Panel, ...] = ()
 
     def canonical(self) -> dict:
         """The config as plain JSON data, sweeps expanded (what the hash is taken of).
@@ -296,10 +356,12 @@ class Config(_Frozen):
         return data
 
     def hash(self) -> str:
-        """SHA-256 of the canonical config, ignoring the name and description."""
+        """SHA-256 of the canonical config, ignoring the name, description and panels (which
+        change how results are drawn, not the results)."""
         data = self.canonical()
         data.pop("name", None)
         data.pop("description", None)
+        data.pop("panels", None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -358,6 +420,9 @@ def _raw_config_model():
                            description="trajectories recorded per group (its first start points)")),
         functions=(list[FunctionRaw], Field(..., min_length=1)),
         optimizers=(list[OptimizerRaw], Field(..., min_length=1)),
+        panels=(list[Panel], Field(default_factory=list,
+                                   description="plots of paths over contour lines; default one per "
+                                               "function with each optimizer's best setting")),
     )
 
 
@@ -575,6 +640,8 @@ def _valid_keys(parent, path) -> list[str]:
             return list(Divergence.model_fields)
         if "random" in parent:
             return list(RandomStart.model_fields)
+        if path[0] == "panels":
+            return list((Panel if len(path) == 3 else PanelLine).model_fields)
     return []
 
 
@@ -748,6 +815,8 @@ def _normalise(raw, data, source, lines, default_name, seed) -> Config:
             hyperparameters=hypers,
         ))
 
+    panels = _check_panels(raw.panels, labels, optimizers, fail)
+
     return Config(
         name=raw.name or default_name,
         description=raw.description,
@@ -758,6 +827,7 @@ def _normalise(raw, data, source, lines, default_name, seed) -> Config:
         record=raw.record,
         functions=tuple(functions),
         optimizers=tuple(optimizers),
+        panels=panels,
     )
 
 
@@ -772,6 +842,57 @@ def _is_text_parameter(spec, name: str) -> bool:
     """True for a function parameter annotated ``str`` (e.g. an expression's text)."""
     annotation = inspect.signature(spec.factory).parameters[name].annotation
     return annotation in (str, "str")
+
+
+def _check_panels(panels, function_labels, optimizers, fail) -> tuple[Panel, ...]:
+    """Each panel names a function, and optimizer entries that run on it, and settings they have."""
+    from .sweep import expand_grid  # local: sweep imports this module
+
+    by_label = {o.label: o for o in optimizers}
+    for i, panel in enumerate(panels):
+        if panel.function not in function_labels:
+            fail(("panels", i, "function"),
+                 f"no function labelled {panel.function!r}{_closest(panel.function, function_labels)}; "
+                 f"labels: {', '.join(sorted(function_labels))}")
+        for j, line in enumerate(panel.show):
+            where = ("panels", i, "show", j)
+            entry = by_label.get(line.optimizer)
+            if entry is None:
+                fail(where + ("optimizer",),
+                     f"no optimizer labelled {line.optimizer!r}{_closest(line.optimizer, by_label)}")
+            if entry.functions is not None and panel.function not in entry.functions:
+                fail(where + ("optimizer",),
+                     f"{line.optimizer!r} does not run on {panel.function!r} "
+                     f"(its functions: {', '.join(entry.functions)})")
+            points, _ = expand_grid(entry.hyperparameters)
+            names = [n for n, v in entry.hyperparameters.items() for n in
+                     ([n, f"{n}[0]", f"{n}[1]"] if isinstance(v, tuple) else [n])]
+            for key, wanted in line.setting.items():
+                if key not in names:
+                    fail(where + ("setting", key),
+                         f"{line.optimizer!r} does not set {key!r}{_closest(key, names)}; "
+                         f"it sets: {', '.join(names) or 'nothing (torch defaults)'}")
+                if not any(setting_matches(p, {key: wanted}) for p in points):
+                    values = sorted({format_value(_component(p, key)) for p in points})
+                    fail(where + ("setting", key),
+                         f"no setting of {line.optimizer!r} has {key}={wanted!r}; "
+                         f"its values: {', '.join(values)}")
+            chosen = sum(setting_matches(p, line.setting) for p in points)
+            if chosen == 0:
+                fail(where + ("setting",), f"no setting of {line.optimizer!r} has all of {line.setting}")
+            if chosen > MAX_PANEL_PATHS:
+                fail(where + ("optimizer",),
+                     f"picks {chosen} settings of {line.optimizer!r}; a panel draws at most "
+                     f"{MAX_PANEL_PATHS}: pick some with 'setting', e.g. {{lr: ...}}")
+    return tuple(panels)
+
+
+def _component(point: dict, key: str):
+    base, _, index = key.partition("[")
+    value = point[base]
+    if index:
+        return value[int(index[:-1])]
+    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
 def _key_of_error(message: str, keys) -> str | None:
