@@ -105,16 +105,32 @@ def run_results(config, quiet: bool = False):
               default=Path("results"), show_default=True, help="Directory that receives the run.")
 @click.option("--seed", type=int, default=None, help="Seed of every random choice (overrides the config's).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the path of the saved run.")
-def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool):
-    """Run every trial of CONFIG, print the tables and save the results."""
+@click.option("--plots/--no-plots", default=True, show_default=True,
+              help="Draw the PNG plots, report.html and report.md into the run directory.")
+def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool, plots: bool):
+    """Run every trial of CONFIG, print the tables and save the results (and plots)."""
     from .report.tables import run_tables
     from .results import save
+
+    rendered = []
+
+    def draw(directory: Path):
+        # Drawn from the files just written (reporters read saved results only), before the
+        # run directory is renamed into place: it is complete, plots included, or absent.
+        from .report.page import render
+        from .results import load
+
+        rendered.append(render(load(directory), directory))
 
     config = load_config(config_path, seed)
     check_writable(out_dir)
     results = run_results(config, quiet)
     try:
-        path = save(results, out_dir)
+        if plots and not quiet and _stderr().is_terminal:
+            with _stderr().status("drawing plots…"):
+                path = save(results, out_dir, finish=draw)
+        else:
+            path = save(results, out_dir, finish=draw if plots else None)
     except OSError as exc:
         raise Failure(f"cannot write results to {out_dir}: {exc.strerror or exc}") from None
     if quiet:
@@ -129,7 +145,28 @@ def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool):
         out.print()
         out.print(table)
     out.print()
+    if rendered:
+        out.print(f"{len(rendered[0].plots)} plots and report.html, report.md "
+                  f"in {rendered[0].seconds:.1f} s")
     out.print(f"saved to [bold]{path}[/]")
+
+
+# RUN_DIR is a plain path, as CONFIG: results.load names a missing or wrong one in one line.
+@cli.command(context_settings=CONTEXT)
+@click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
+def plot(run_dir: Path):
+    """Draw the plots, report.html and report.md of a saved run again, from its saved results."""
+    from .report.page import rerender
+    from .results import ResultsError
+
+    try:
+        rendered = rerender(run_dir)
+    except ResultsError as exc:
+        raise BadInput(str(exc)) from None
+    except OSError as exc:
+        raise Failure(f"cannot write plots to {run_dir}: {exc.strerror or exc}") from None
+    _stdout().print(f"{len(rendered.plots)} plots and report.html, report.md "
+                    f"in {rendered.seconds:.1f} s: [bold]{run_dir}[/]", soft_wrap=True)
 
 
 def _default_text(value) -> str:

@@ -145,7 +145,8 @@ def _from_finite_json(value):
     return value
 
 
-def save(results: Results, out_dir: str | Path, run_id: str | None = None) -> Path:
+def save(results: Results, out_dir: str | Path, run_id: str | None = None,
+         finish=None) -> Path:
     """Write ``results`` to ``out_dir/<name>/<run-id>/`` atomically; return the directory.
 
     The files are written into a fresh hidden directory, which is then renamed to the first free
@@ -153,6 +154,10 @@ def save(results: Results, out_dir: str | Path, run_id: str | None = None) -> Pa
     directory is never empty), so two runs that finish in the same second, even in two
     processes, get two directories. On any failure nothing is left behind: neither the
     temporary directory nor the directories this call created.
+
+    ``finish(directory)``, if given, is called once the result files are written and before the
+    rename, to add files that belong to a complete run (the plots and report, drawn from the
+    files just written); if it raises, nothing is left behind either.
     """
     parent = Path(out_dir) / results.name
     created = [d for d in (parent, *parent.parents) if not d.exists()]
@@ -165,6 +170,8 @@ def save(results: Results, out_dir: str | Path, run_id: str | None = None) -> Pa
     tmp.mkdir()
     try:
         write_into(results, tmp)
+        if finish is not None:
+            finish(tmp)
         final = _claim(tmp, parent, run_id)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
