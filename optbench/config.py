@@ -321,8 +321,8 @@ def setting_matches(hyperparameters: dict, setting: dict) -> bool:
 
 
 def _same(value, wanted) -> bool:
-    if isinstance(value, bool) or isinstance(wanted, bool) or isinstance(value, str):
-        return value == wanted
+    if isinstance(value, (bool, str)) or isinstance(wanted, (bool, str)):
+        return type(value) is type(wanted) and value == wanted
     try:
         return bool(np.isclose(float(value), float(wanted), rtol=1e-9, atol=0.0))
     except (TypeError, ValueError):

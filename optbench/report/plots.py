@@ -30,6 +30,7 @@ from matplotlib.colors import LogNorm, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from ..config import MAX_PANEL_PATHS, format_value, setting_matches
 from ..functions import make_function
@@ -309,7 +310,7 @@ def paths_figure(results: Results, panel: PanelLines) -> Plot | None:
     recorded = _panel_paths(results, panel)
     if objective.dim != 2 or not recorded:
         return None
-    starts = np.vstack([p[:, 0, :] for _, _, p, _ in recorded])
+    starts = np.unique(np.vstack([p[:, 0, :] for _, _, p, _ in recorded]), axis=0)
     scale = float(np.max(np.abs(starts[:, :2] - objective.minimizers[0, :2]))) or 1.0
     drawn = {}  # (gid, r) -> the part of the path drawn
     for gid, _, points, _ in recorded:
@@ -390,13 +391,15 @@ def gaps_figure(results: Results, panel: PanelLines) -> Plot | None:
         for r, gap in enumerate(gaps):
             finite = np.flatnonzero(np.isfinite(gap))
             n = int(finite[-1]) + 1 if finite.size else 0
+            zeros = np.flatnonzero(gap[:n] == 0)
+            if zeros.size:
+                n = int(zeros[0]) + 1  # exactly at the minimum: nothing more to draw on a log axis
             shown = np.where(gap[:n] > 0, gap[:n], floor)
             ax.plot(np.arange(n), shown, label=label if r == 0 else None, gid=f"gap-{gid}-{r}",
                     **dict(styles[gid], marker=None))
             if summary["diverged"] and n:
                 ax.plot(n - 1, gap[n - 1], linestyle="none", marker=DIVERGED_MARKER,
                         markersize=8, color=color, zorder=9)
-            zeros = np.flatnonzero(gap[:n] == 0)
             if zeros.size:
                 ax.plot(zeros[0], floor, marker="v", markersize=7, color=color, zorder=9)
                 ax.annotate("f − f* = 0 exactly", xy=(zeros[0], floor), xytext=(6, 4),
@@ -407,6 +410,7 @@ def gaps_figure(results: Results, panel: PanelLines) -> Plot | None:
                    linewidth=0.8, label=f"target {_target_text(results)}")
     ax.set_yscale("log")
     ax.set_xlim(0, min(budget, max(10, round(longest * 1.15))))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("step")
     ax.set_ylabel("f − f*  (log scale)")
     ax.set_title(panel.title, fontsize=9, wrap=True)
@@ -534,10 +538,10 @@ def map_figure(results: Results, function: str, optimizer_label: str) -> Plot | 
     figure.legend(handles=[Patch(facecolor=DIVERGED_COLOR, label="diverged (×)"),
                            Patch(facecolor=UNFINISHED_COLOR, label="unfinished (budget ran out)")],
                   fontsize=7, loc="outside lower center", ncols=2, frameon=False)
-    title = f"{function}: {optimizer_label}, steps to target over {x_name} × {y_name}"
+    title = f"{function}: {optimizer_label} — steps to target"
     ax.set_title(title, fontsize=10)
     caption = (f"Each cell is one setting of {x_name} (across) and {y_name} (up); its colour is "
-               "the number of steps to the target, bright for few. Settings that diverged are "
+               "the number of steps to the target, darker for fewer. Settings that diverged are "
                f"vermillion with a ×, those that ran out of budget grey: the border between "
                "colour and vermillion is the edge of stability.")
     return Plot(f"map-{slug(function)}-{slug(optimizer_label)}", title, caption, figure)
