@@ -59,7 +59,7 @@ def test_the_shipped_config_declares_the_books_six_figures():
     ("{optimizer: sd, colour: red}",
      r"p.yaml:12: panels\[0\].show\[0\].colour: unknown key"),
     ("{optimizer: sd, reference: maybe}",
-     r"p.yaml:12: panels\[0\].show\[0\].reference: input should be a valid boolean"),
+     r"p.yaml:12: panels\[0\].show\[0\].reference: must be true or false, got .maybe."),
 ])
 def test_bad_panel_lines(line, message):
     with pytest.raises(ConfigError, match="^" + message):
