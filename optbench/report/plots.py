@@ -32,8 +32,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from .. import plugins
 from ..config import MAX_PANEL_PATHS, format_value, setting_matches
-from ..functions import make_function
+from ..functions import FUNCTIONS, make_function
 from ..metrics import best_settings, ecdf
 from ..results import Results
 from ..runner import CONVERGED, DIVERGED, UNFINISHED
@@ -236,24 +237,25 @@ def _moving_part(points: np.ndarray, scale: float) -> int:
     return int(min(last + 1, (moving[-1] + 2) if moving.size else 1))
 
 
-def _view_box(objective, starts: np.ndarray, paths: list[np.ndarray],
+def _view_box(minimizers: np.ndarray, starts: np.ndarray, paths: list[np.ndarray],
               diverging: list[np.ndarray]) -> np.ndarray:
     """``(2, 2)`` box ``[[x0, x1], [y0, y1]]`` around the starts, the minimiser and the paths;
     diverging paths count only within 1.3 times the extent of the starts around the minimiser,
     so that they do not shrink everything else to a dot."""
-    x_star = objective.minimizers[:, :2]
-    anchor = np.vstack([starts[:, :2], x_star])
-    half = np.max(np.abs(anchor - x_star[0]), axis=0)
+    anchor = np.vstack([starts[:, :2], minimizers[:, :2]])
+    # Centred on the first minimiser, or on the starts for a function without one.
+    centre = minimizers[0, :2] if len(minimizers) else starts[:, :2].mean(axis=0)
+    half = np.max(np.abs(anchor - centre), axis=0)
     half = np.maximum(half, 0.05 * max(half.max(), 1e-12))
     half = np.where(half > 0, half, 1.0)
-    limit = np.stack([x_star[0] - 1.3 * half, x_star[0] + 1.3 * half], axis=-1)
+    limit = np.stack([centre - 1.3 * half, centre + 1.3 * half], axis=-1)
     far = np.vstack([anchor] + [p[np.all(np.isfinite(p), axis=-1)] for p in diverging])
     inside = np.all((far >= limit[:, 0]) & (far <= limit[:, 1]), axis=-1)
     pts = np.vstack([far[inside]] + [p[np.all(np.isfinite(p), axis=-1)] for p in paths])
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     # Show the bowl on both sides of the minimiser, as the book's figures do.
-    lo = np.minimum(lo, x_star[0] - 0.35 * half)
-    hi = np.maximum(hi, x_star[0] + 0.35 * half)
+    lo = np.minimum(lo, centre - 0.35 * half)
+    hi = np.maximum(hi, centre + 0.35 * half)
     margin = 0.06 * (hi - lo)
     return np.stack([lo - margin, hi + margin], axis=-1)
 
@@ -283,6 +285,37 @@ def _panel_name(panel: PanelLines, kind: str) -> str:
     return f"{kind}-{slug(panel.function)}"
 
 
+def _objective(entry: dict):
+    """The function of a saved entry, to draw its contour lines; None when it cannot be built
+    here (a user-defined ``package.module:name`` that is not importable from this directory)."""
+    name = entry["function"]
+    try:
+        if name not in FUNCTIONS and plugins.is_reference(name):
+            plugins.register_function(name)
+        return make_function(name, **entry["params"])
+    except (ValueError, ImportError, OSError):
+        return None
+
+
+def _contours(ax, objective, box: np.ndarray) -> None:
+    """Grey contour lines of ``objective`` over ``box``."""
+    gx, gy = np.meshgrid(np.linspace(*box[0], 241), np.linspace(*box[1], 241))
+    with np.errstate(all="ignore"):
+        f, _ = objective.value_and_grad(np.column_stack([gx.ravel(), gy.ravel()]))
+    f = f.reshape(gx.shape)
+    if not np.isfinite(f).any():
+        return
+    low = objective.f_star if np.isfinite(objective.f_star) else np.nanmin(f)
+    high = np.nanmax(f[np.isfinite(f)])
+    if not high > low:
+        return
+    # Levels equally spaced in sqrt(f - f*): equally spaced ellipses on a quadratic, and more
+    # lines near the minimum of anything else.
+    levels = np.unique(low + (high - low) * np.linspace(0.0, 1.0, 16)[1:] ** 2)
+    ax.contour(gx, gy, f, levels=levels, colors=CONTOUR_COLOR, linewidths=0.8,
+               negative_linestyles="solid", zorder=1)
+
+
 def _mark_exit(ax, before, after, step: int, box: np.ndarray, color: str) -> None:
     """Mark where a path crosses the frame of the view, with the step at which it leaves."""
     if np.all(np.isfinite(after)):
@@ -306,30 +339,27 @@ def paths_figure(results: Results, panel: PanelLines) -> Plot | None:
     """Paths over contour lines of the panel's function; None unless the function is 2-D and a
     path was recorded."""
     entry = results.function_entry(panel.function)
-    objective = make_function(entry["function"], **entry["params"])
+    objective = _objective(entry)
     recorded = _panel_paths(results, panel)
-    if objective.dim != 2 or not recorded:
+    if not recorded or recorded[0][2].shape[-1] != 2:
         return None
+    minimizers = objective.minimizers if objective is not None else np.zeros((0, 2))
     starts = np.unique(np.vstack([p[:, 0, :] for _, _, p, _ in recorded]), axis=0)
-    scale = float(np.max(np.abs(starts[:, :2] - objective.minimizers[0, :2]))) or 1.0
+    centre = minimizers[0] if len(minimizers) else starts.mean(axis=0)
+    scale = float(np.max(np.abs(starts - centre))) or 1.0
     drawn = {}  # (gid, r) -> the part of the path drawn
     for gid, _, points, _ in recorded:
         for r, path in enumerate(points[:, :, :2]):
             drawn[gid, r] = path[:min(_moving_part(path, scale), MAX_PATH_STEPS + 1)]
     diverged = {gid for gid, *_ in recorded if results.summaries[gid]["diverged"]}
-    box = _view_box(objective, starts,
+    box = _view_box(minimizers, starts,
                     [p for (gid, _), p in drawn.items() if gid not in diverged],
                     [p for (gid, _), p in drawn.items() if gid in diverged])
 
     figure = new_figure(7.0, 5.6)
     ax = figure.add_subplot()
-    gx, gy = np.meshgrid(np.linspace(*box[0], 241), np.linspace(*box[1], 241))
-    f, _ = objective.value_and_grad(np.column_stack([gx.ravel(), gy.ravel()]))
-    gap = (f - objective.f_star).reshape(gx.shape)
-    # Levels equally spaced in sqrt(f - f*): equally spaced ellipses on a quadratic.
-    levels = np.unique(objective.f_star + gap.max() * np.linspace(0.0, 1.0, 16)[1:] ** 2)
-    ax.contour(gx, gy, gap + objective.f_star, levels=levels, colors=CONTOUR_COLOR,
-               linewidths=0.8, negative_linestyles="solid", zorder=1)
+    if objective is not None:
+        _contours(ax, objective, box)
 
     styles = _styles(panel)
     for gid, _, points, _ in recorded:
@@ -349,9 +379,9 @@ def paths_figure(results: Results, panel: PanelLines) -> Plot | None:
 
     ax.plot(starts[:, 0], starts[:, 1], linestyle="none", marker="s", markersize=7,
             markerfacecolor="white", markeredgecolor="black", zorder=8, label="start", gid="start")
-    x_star = objective.minimizers
-    ax.plot(x_star[:, 0], x_star[:, 1], linestyle="none", marker="*", markersize=12,
-            color="black", zorder=8, label="minimum x*", gid="minimum")
+    if len(minimizers):
+        ax.plot(minimizers[:, 0], minimizers[:, 1], linestyle="none", marker="*",
+                markersize=12, color="black", zorder=8, label="minimum x*", gid="minimum")
     ax.set_xlim(*box[0])
     ax.set_ylim(*box[1])
     spans = box[:, 1] - box[:, 0]
@@ -361,9 +391,11 @@ def paths_figure(results: Results, panel: PanelLines) -> Plot | None:
     ax.set_ylabel("x₂")
     ax.set_title(panel.title, fontsize=9, wrap=True)
     figure.legend(loc="outside lower center", fontsize=7, ncols=1, frameon=False)
-    caption = ("Each line is one run, a marker per step, over the contour lines of "
-               f"{entry['function']} (grey curves of equal f); the square is the start and the "
-               "star the minimum. Zig-zags across the narrow direction mean the learning rate is "
+    over = (f"over the contour lines of {entry['function']} (grey curves of equal f)"
+            if objective is not None else
+            f"(no contour lines: {entry['function']} cannot be built where this was drawn)")
+    caption = (f"Each line is one run, a marker per step, {over}; the square is the start and "
+               "the star the minimum. Zig-zags across the narrow direction mean the learning rate is "
                "near its stability limit; a circle on the frame marks where a diverging path "
                "leaves the view.")
     return Plot(_panel_name(panel, "paths"), panel.title, caption, figure)
@@ -402,7 +434,7 @@ def gaps_figure(results: Results, panel: PanelLines) -> Plot | None:
                         markersize=8, color=color, zorder=9)
             if zeros.size:
                 ax.plot(zeros[0], floor, marker="v", markersize=7, color=color, zorder=9)
-                ax.annotate("f − f* = 0 exactly", xy=(zeros[0], floor), xytext=(6, 4),
+                ax.annotate("f − f* = 0 in float64", xy=(zeros[0], floor), xytext=(6, 4),
                             textcoords="offset points", fontsize=7, color=color)
     target = results.config["target"]
     if not target.get("distance"):
