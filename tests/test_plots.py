@@ -270,3 +270,33 @@ def test_closed_form_is_the_paraboloid_the_runs_use():
     x = sgd_points("bowl", 0.3, STARTS["bowl"][0], 3)
     f, _ = objective.value_and_grad(x)
     np.testing.assert_allclose(f - C["bowl"], sgd_gaps("bowl", 0.3, STARTS["bowl"][0], 3))
+
+
+def test_paths_without_a_minimum_or_without_the_function(tmp_path):
+    text = """\
+name: saddle
+steps: 20
+functions: [{label: s, function: saddle, start: [1.0, 0.1]}]
+optimizers: [{label: sd, optimizer: sgd, lr: 0.1}]
+"""
+    (tmp_path / "saddle.yaml").write_text(text)
+    from click.testing import CliRunner
+
+    from optbench.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "saddle.yaml"), "--out",
+                                      str(tmp_path), "-q", "--no-plots"])
+    results = load(result.output.strip())
+    (panel,) = plots.panels(results)
+    plot = plots.paths_figure(results, panel)
+    lines = _lines(plot.figure, "")
+    assert "minimum" not in lines  # the saddle has none
+    # x_k = (1 - 2 lr)^k x_0 along x, (1 + 2 lr)^k along y: f = x^2 - y^2.
+    xy = np.column_stack(lines[f"path-{panel.lines[0][0]}-0"].get_data())
+    k = np.arange(len(xy))
+    np.testing.assert_allclose(xy, np.column_stack([0.8**k, 0.1 * 1.2**k]), rtol=1e-12)
+    assert plot.figure.axes[0].collections  # contour lines of f itself
+    # A user-defined function that cannot be imported where the plot is drawn: no contours.
+    results.config["functions"][0]["function"] = "not_installed.module:f"
+    plot = plots.paths_figure(results, panel)
+    assert not plot.figure.axes[0].collections and "no contour lines" in plot.caption
