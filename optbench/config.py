@@ -250,7 +250,8 @@ class Target(_Frozen):
 
 class Divergence(_Frozen):
     """When a trial counts as diverged, besides a non-finite value: its gap ``f - f*`` exceeds
-    ``gap`` (absolute) or ``factor`` times its starting gap (default factor 1e6)."""
+    ``gap`` (absolute) or ``factor`` times its starting gap, or times the target gap if the
+    start is closer than that (default factor 1e6)."""
 
     gap: float | None = Field(default=None, gt=0, description="absolute bound on f - f*")
     factor: float | None = Field(default=None, gt=1, description="bound relative to the start's gap")

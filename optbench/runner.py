@@ -8,7 +8,8 @@ step 0 is the start point. Per trial the runner records:
 * ``settled``: the step from which the trial stayed inside the target up to the budget; -1 if it
   did not end inside;
 * ``diverged_at``: the first ``k`` at which ``f(x_k)`` is not finite or ``f(x_k) - f*`` exceeds
-  the divergence bound; -1 if never. A diverged trial is frozen at its last point;
+  the divergence bound (absolute, or a factor times the starting gap, or times the target gap
+  when that is larger); -1 if never. A diverged trial is frozen at its last point;
 * ``final_gap`` and ``best_gap``: ``f - f*`` at the last (finite) point and the least seen;
 * ``ladder_hits``: for each target of COCO's ladder (:data:`LADDER`, ``f - f* <= 10^2 ... 10^-8``),
   the first step that reached it, ``(T, 51)`` int32, -1 if never: the runtimes of ECDFs;
@@ -126,8 +127,13 @@ def run_trials(
         def criterion(x, gap):
             return objective.distance_to_minimizer(x) if target_kind == "distance" else gap
 
+        start_scale = excess(f, gap)
+        if target_kind == "gap":
+            # A trial that starts inside the target (gap ~ 0) is not diverged for moving around
+            # in it: the relative bound is taken of the target when the start's gap is smaller.
+            start_scale = np.maximum(start_scale, target)
         bound = (np.full(T, divergence) if divergence_kind == "gap"
-                 else divergence * np.maximum(excess(f, gap), np.finfo(np.float64).tiny))
+                 else divergence * np.maximum(start_scale, np.finfo(np.float64).tiny))
         alive = np.isfinite(f)
         diverged_at = np.where(alive, -1, 0)
         inside = alive & (criterion(x, gap) <= target)
