@@ -459,10 +459,16 @@ def gaps_figure(results: Results, panel: PanelLines) -> Plot | None:
 
 
 def _sweeps(results: Results, function: str, n_swept: int) -> dict[str, list[int]]:
-    """Entries on ``function`` with more than MAX_SETTING_ROWS settings (the tables' sweeps) and
-    exactly ``n_swept`` swept hyperparameters."""
-    return {label: gids for label, gids in _entries(results, function).items()
-            if len(gids) > MAX_SETTING_ROWS and len(results.groups[gids[0]].swept) == n_swept}
+    """Entries on ``function`` with exactly ``n_swept`` swept hyperparameters that are sweeps:
+    every swept value a linspace or logspace, or more than MAX_SETTING_ROWS settings (the
+    tables' sweeps). A short list of values (the book's figures) is not drawn as a sweep."""
+    out = {}
+    for label, gids in _entries(results, function).items():
+        swept = results.groups[gids[0]].swept
+        spaced = all(_sweep_scale(results, label, n) in ("linear", "log") for n in swept)
+        if len(swept) == n_swept and (spaced or len(gids) > MAX_SETTING_ROWS):
+            out[label] = gids
+    return out
 
 
 def sweep_figure(results: Results, function: str, name: str) -> Plot | None:
