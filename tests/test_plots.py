@@ -142,6 +142,8 @@ def test_sweep_figure_steps_and_failures_against_closed_form(results, function):
         else:
             worse = statuses.count("diverged") >= statuses.count("unfinished")
             outcomes[lr] = ("diverged" if worse else "unfinished", None)
+    # The 3-value list 'sd' (a figure's settings) is not a sweep; 'sd sweep' is.
+    assert list(_lines(plot.figure, "sweep-")) == ["sweep-sd sweep"]
     line = _lines(plot.figure, "sweep-")["sweep-sd sweep"]
     x, y = line.get_data()
     np.testing.assert_allclose(x, lrs, rtol=1e-12)
@@ -162,7 +164,7 @@ def test_sweep_axis_is_linear_for_a_linspace(tmp_path):
 name: lin
 steps: 50
 functions: [{label: f, function: paraboloid, a: [0.5, 0.5], start: [1, 1]}]
-optimizers: [{label: s, optimizer: sgd, lr: {linspace: [0.1, 1.3, 13]}}]
+optimizers: [{label: s, optimizer: sgd, lr: {linspace: [0.1, 1.3, 4]}}]
 """
     (tmp_path / "lin.yaml").write_text(text)
     from click.testing import CliRunner
@@ -172,8 +174,11 @@ optimizers: [{label: s, optimizer: sgd, lr: {linspace: [0.1, 1.3, 13]}}]
     result = CliRunner().invoke(cli, ["run", str(tmp_path / "lin.yaml"), "--out",
                                       str(tmp_path), "-q", "--no-plots"])
     assert result.exit_code == 0, result.output
-    ax = plots.sweep_figure(load(result.output.strip()), "f", "lr").figure.axes[0]
-    assert ax.get_xscale() == "linear"
+    # A linspace of any length is a sweep, drawn on a linear axis.
+    plot = plots.sweep_figure(load(result.output.strip()), "f", "lr")
+    assert plot.figure.axes[0].get_xscale() == "linear"
+    np.testing.assert_allclose(_lines(plot.figure, "sweep-")["sweep-s"].get_xdata(),
+                               [0.1, 0.5, 0.9, 1.3])
 
 
 def test_map_figure_cells_and_failure_colours(results):
