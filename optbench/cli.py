@@ -218,15 +218,42 @@ def optimizer_tables() -> list[Table]:
     return tables
 
 
-@cli.command("list", context_settings=CONTEXT, short_help="List functions and optimizers with their defaults.")
-@click.argument("what", type=click.Choice(["functions", "optimizers", "all"]), default="all")
+def schedule_tables() -> list[Table]:
+    """One table per learning-rate schedule: its parameters, defaults, allowed values, meaning."""
+    from .schedules import SCHEDULES
+
+    tables = []
+    for spec in SCHEDULES.values():
+        table = Table(title=f"[bold]{spec.name}[/] (torch's {spec.torch_name}): {spec.summary}",
+                      title_justify="left")
+        table.add_column("parameter", style="bold", no_wrap=True)
+        table.add_column("default", justify="right", no_wrap=True)
+        table.add_column("allowed", overflow="fold")
+        table.add_column("meaning", overflow="fold")
+        for hyper in spec.hyperparameters.values():
+            allowed = hyper.interval + (", whole" if hyper.kind == "int" else "")
+            table.add_row(hyper.name, _default_text(hyper.default), allowed, hyper.doc)
+        tables.append(table)
+    return tables
+
+
+@cli.command("list", context_settings=CONTEXT,
+             short_help="List functions, optimizers and schedules with their defaults.")
+@click.argument("what", type=click.Choice(["functions", "optimizers", "schedules", "all"]),
+                default="all")
 def list_(what: str):
-    """List the functions and optimizers, with their parameters and defaults."""
+    """List the functions, optimizers and learning-rate schedules, with their parameters and
+    defaults. A schedule is an option of any built-in optimizer entry:
+    `schedule: {name: step_lr, step_size: 30}`."""
     out = _stdout()
     if what in ("functions", "all"):
         out.print(functions_table())
     if what in ("optimizers", "all"):
         for table in optimizer_tables():
+            out.print()
+            out.print(table)
+    if what in ("schedules", "all"):
+        for table in schedule_tables():
             out.print()
             out.print(table)
 

@@ -35,7 +35,8 @@ from pydantic import (
 )
 
 from .functions import FUNCTIONS
-from .optimizers import OPTIMIZERS, Hyperparameter
+from .optimizers import OPTIMIZERS, SCHEDULE_KEY, Hyperparameter
+from .schedules import SCHEDULES
 
 
 class ConfigError(ValueError):
@@ -385,6 +386,24 @@ def _function_model(name: str):
     return model
 
 
+def _schedule_model(name: str):
+    spec = SCHEDULES[name]
+    fields: dict[str, Any] = {"name": (Literal[name], ...)}
+    for hname, hyper in spec.hyperparameters.items():
+        required = hyper.default is inspect.Parameter.empty
+        fields[hname] = (_float_field(hyper, hname), ...) if required else (
+            _float_field(hyper, hname) | None, None)
+    return create_model(f"Schedule_{name}", __base__=_Frozen,
+                        __doc__=f"{spec.summary} (torch's {spec.torch_name})", **fields)
+
+
+def _schedule_field():
+    models = tuple(_schedule_model(n) for n in SCHEDULES)
+    description = ("learning-rate schedule, as torch.optim.lr_scheduler's: "
+                   + ", ".join(f"{n} ({s.torch_name})" for n, s in SCHEDULES.items()))
+    return Annotated[Union[models], Field(discriminator="name", description=description)]  # noqa: UP007
+
+
 def _optimizer_model(name: str):
     spec = OPTIMIZERS[name]
     fields: dict[str, Any] = {
@@ -400,6 +419,8 @@ def _optimizer_model(name: str):
         else:
             typ = _discrete_field(hyper)
         fields[hname] = (typ | None, None)
+    if spec.schedulable:
+        fields[SCHEDULE_KEY] = (_schedule_field() | None, None)
     return create_model(f"Optimizer_{name}", __base__=_Frozen, __doc__=spec.summary, **fields)
 
 
@@ -546,7 +567,10 @@ def _rule(err: dict) -> str:
     template = _RULES.get(err["type"])
     if template is None:
         msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        return msg[0].lower() + msg[1:] if msg else err["type"]
+        if not msg:
+            return err["type"]
+        # Lower a sentence's capital ("Input should be"), not a parameter's name ("T_max must").
+        return msg[0].lower() + msg[1:] if msg[1:2].islower() else msg
     ctx = {k: format_value(v) if isinstance(v, float) else v for k, v in (err.get("ctx") or {}).items()}
     ctx["plural_min"] = "y" if ctx.get("min_length") == 1 else "ies"
     ctx["plural_max"] = "y" if ctx.get("max_length") == 1 else "ies"
@@ -585,23 +609,32 @@ def _error_message(err: dict, raw_data, source: str, lines: _LineMap) -> str:
         hint = _closest(path[-1], valid) or (f"; known keys: {', '.join(valid)}" if valid else "")
         return f"{where}: unknown key{hint}"
     if kind == "union_tag_invalid":
-        tag_name = "function" if "function" in err["ctx"]["discriminator"] else "optimizer"
-        registry = FUNCTIONS if tag_name == "function" else OPTIMIZERS
+        tag_name, what, registry = _union_tag(err)
         tag = err["ctx"]["tag"]
         if not path or path[-1] != tag_name:
             path = path + (tag_name,)
         where = _where(source, lines, path)
-        return (f"{where}: unknown {tag_name} {tag!r}{_closest(tag, registry)}; "
+        return (f"{where}: unknown {what} {tag!r}{_closest(tag, registry)}; "
                 f"known: {', '.join(registry)}")
     if kind == "union_tag_not_found":
-        tag_name = "function" if "function" in err["ctx"]["discriminator"] else "optimizer"
-        return f"{where}: missing key {tag_name!r} (which {tag_name} to use)"
+        tag_name, what, _ = _union_tag(err)
+        return f"{where}: missing key {tag_name!r} (which {what} to use)"
     if kind == "missing":
         return f"{where}: required key is missing"
     rule = _rule(err)
     if kind in ("value_error", "assertion_error") and "got" in rule:
         return f"{where}: {rule}{_yaml_hint(err.get('input'))}"
     return f"{where}: {rule}, got {_describe(err.get('input'))}{_yaml_hint(err.get('input'))}"
+
+
+def _union_tag(err: dict) -> tuple[str, str, dict]:
+    """The key that names an entry's kind, what it names, and the registry of its names."""
+    discriminator = err["ctx"]["discriminator"]
+    if "function" in discriminator:
+        return "function", "function", FUNCTIONS
+    if "optimizer" in discriminator:
+        return "optimizer", "optimizer", OPTIMIZERS
+    return "name", "schedule", SCHEDULES
 
 
 def _yaml_hint(value) -> str:
@@ -631,6 +664,8 @@ def _valid_keys(parent, path) -> list[str]:
     if len(path) == 1:
         return list(model.model_fields)
     if isinstance(parent, dict):
+        if path[-2] == SCHEDULE_KEY and parent.get("name") in SCHEDULES:
+            return list(_schedule_model(parent["name"]).model_fields)
         if "optimizer" in parent and parent["optimizer"] in OPTIMIZERS:
             return list(_optimizer_model(parent["optimizer"]).model_fields)
         if "function" in parent and parent["function"] in FUNCTIONS:
@@ -795,6 +830,14 @@ def _normalise(raw, data, source, lines, default_name, seed) -> Config:
             for name in spec.hyperparameters
             if (value := getattr(entry, name)) is not None
         }
+        schedule = getattr(entry, SCHEDULE_KEY, None)
+        if schedule is not None:
+            # Flat keys, so that the grid, the groups and the saved results treat the schedule's
+            # parameters like hyperparameters: schedule=step_lr, schedule.gamma=0.5.
+            hypers[SCHEDULE_KEY] = Sweep(values=(schedule.name,), scale="single")
+            for pname in SCHEDULES[schedule.name].hyperparameters:
+                if (value := getattr(schedule, pname)) is not None:
+                    hypers[f"{SCHEDULE_KEY}.{pname}"] = value
         label = entry.label or _default_label(entry.optimizer, hypers)
         if label in opt_labels:
             given = "label" if entry.label else "default label"
@@ -904,12 +947,20 @@ def _key_of_error(message: str, keys) -> str | None:
 def _default_label(name: str, hypers: dict) -> str:
     """``adam`` or ``adam(lr=0.1)``: the optimizer with its fixed (unswept) settings."""
     parts = []
+    schedule_parts = []
     for key, value in hypers.items():
+        # schedule=step_lr, schedule.gamma=0.5 -> step_lr(gamma=0.5)
+        if key.startswith(SCHEDULE_KEY):
+            if key != SCHEDULE_KEY and not value.is_sweep:
+                schedule_parts.append(f"{key.partition('.')[2]}={format_value(value.values[0])}")
+            continue
         if isinstance(value, tuple):
             if not any(s.is_sweep for s in value):
                 parts.append(f"{key}=({', '.join(format_value(s.values[0]) for s in value)})")
         elif not value.is_sweep:
             parts.append(f"{key}={format_value(value.values[0])}")
+    if SCHEDULE_KEY in hypers:
+        parts.append(f"{hypers[SCHEDULE_KEY].values[0]}({', '.join(schedule_parts)})")
     return f"{name}({', '.join(parts)})" if parts else name
 
 

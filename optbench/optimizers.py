@@ -31,6 +31,7 @@ in torch and is written as ``x + (v * a) / b``. This module imports NumPy alone.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from dataclasses import dataclass
@@ -57,7 +58,8 @@ _INTERVAL = re.compile(r"^\s*([\[(])\s*(-?inf|[-+0-9.e]+)\s*,\s*(-?inf|[-+0-9.e]
 class Hyperparameter:
     """One hyperparameter of an optimizer: its default, the rule it must satisfy, its meaning.
 
-    ``kind`` is ``"float"``, ``"pair"`` (two floats, like ``betas``), ``"bool"`` or ``"choice"``.
+    ``kind`` is ``"float"``, ``"int"`` (a whole number, held as a float), ``"pair"`` (two floats,
+    like ``betas``), ``"bool"`` or ``"choice"``.
     For float and pair kinds, ``interval`` is written like ``"[0, 1)"``.
     """
 
@@ -87,6 +89,11 @@ class Hyperparameter:
         if np.any(bad):
             first = arr.reshape(-1)[np.argmax(bad.reshape(-1))]
             raise ValueError(f"{label} must be in {self.interval}, got {float(first)!r}")
+        if self.kind == "int":
+            fractional = arr != np.floor(arr)
+            if np.any(fractional):
+                first = arr.reshape(-1)[np.argmax(fractional.reshape(-1))]
+                raise ValueError(f"{label} must be a whole number, got {float(first)!r}")
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,8 @@ class OptimizerSpec:
     factory: Callable[..., Optimizer]
     summary: str
     hyperparameters: dict[str, Hyperparameter]
+    #: The factory takes ``schedule`` (see :func:`optbench.schedules.scheduled`): built-ins do.
+    schedulable: bool = False
 
     def __call__(self, **kwargs) -> Optimizer:
         return self.factory(**kwargs)
@@ -129,10 +138,41 @@ def register_optimizer(name: str, docs: dict[str, tuple]):
             else:
                 hypers[pname] = Hyperparameter(pname, float(default), "float", doc, interval=rule)
         summary = (factory.__doc__ or "").strip().splitlines()[0]
-        OPTIMIZERS[name] = OptimizerSpec(name, factory, summary, hypers)
+        OPTIMIZERS[name] = OptimizerSpec(name, _accepting_schedule(factory, hypers["lr"]),
+                                         summary, hypers, schedulable=True)
         return factory
 
     return decorate
+
+
+SCHEDULE_KEY = "schedule"
+
+
+def _accepting_schedule(factory, lr: Hyperparameter):
+    """``factory`` that also takes a learning-rate schedule.
+
+    ``schedule`` is a schedule's name with its parameters as ``schedule.<name>`` keywords (the
+    flat form a sweep expands: ``schedule="step_lr", **{"schedule.step_size": 30}``), or a
+    :class:`~optbench.schedules.Schedule`; ``None`` leaves the learning rate constant.
+    """
+
+    @functools.wraps(factory)
+    def build(schedule=None, **kwargs):
+        prefix = SCHEDULE_KEY + "."
+        parameters = {k[len(prefix):]: kwargs.pop(k) for k in list(kwargs) if k.startswith(prefix)}
+        optimizer = factory(**kwargs)
+        if schedule is None:
+            if parameters:
+                raise ValueError(f"{prefix}{next(iter(parameters))} is given without a schedule")
+            return optimizer
+        from .schedules import make_schedule, scheduled  # it imports this module
+
+        if isinstance(schedule, str):
+            schedule = make_schedule(schedule, **parameters)
+        base_lr = as_per_trial(lr, kwargs.get("lr", lr.default))
+        return scheduled(optimizer, schedule, base_lr)
+
+    return build
 
 
 def make_optimizer(name: str, **hyperparameters) -> Optimizer:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .config import Config, FunctionEntry, RandomStart, Sweep, format_value
 from .functions import FUNCTIONS, Objective
-from .optimizers import OPTIMIZERS
+from .optimizers import OPTIMIZERS, SCHEDULE_KEY
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,11 @@ def plan(config: Config) -> Plan:
             points, swept = expand_grid(oentry.hyperparameters)
             discrete = [k for k, h in spec.hyperparameters.items()
                         if h.kind in ("bool", "choice") and k in oentry.hyperparameters]
+            # A schedule's name is one per batch; its parameters are per-trial numbers.
+            schedule_keys = [k for k in oentry.hyperparameters
+                             if k.startswith(SCHEDULE_KEY + ".")]
+            if SCHEDULE_KEY in oentry.hyperparameters:
+                discrete.append(SCHEDULE_KEY)
             by_static: dict[tuple, list[dict]] = {}
             for p in points:
                 by_static.setdefault(tuple(p[k] for k in discrete), []).append(p)
@@ -167,6 +172,8 @@ def plan(config: Config) -> Plan:
                         )
                     else:
                         arrays[name] = np.repeat([m[name] for m in members], n_start).astype(np.float64)
+                for name in schedule_keys:
+                    arrays[name] = np.repeat([m[name] for m in members], n_start).astype(np.float64)
                 batches.append(Batch(
                     function=fentry, objective=objective, optimizer=oentry.optimizer,
                     static=dict(zip(discrete, static_values)), hyperparameters=arrays,

@@ -36,6 +36,14 @@ regenerate only its file::
 
     python3 scripts/make_torch_fixtures.py --optimizer adamw
 
+Learning-rate schedules: a case's hyperparameters may hold one in optbench's flat form
+(``"schedule": "step_lr", "schedule.step_size": 30``); torch then steps the matching scheduler
+after every optimizer step. The sequences of learning rates alone, for every row of
+:data:`SCHEDULE_CASES`, go to ``tests/fixtures/torch/lr_schedules.npz`` (``lrs__<variant>``,
+shape ``(STEPS,)``)::
+
+    python3 scripts/make_torch_fixtures.py --schedules
+
 Regenerate every fixture (needs torch; takes a few seconds)::
 
     python3 scripts/make_torch_fixtures.py
@@ -83,7 +91,9 @@ class Case:
     """One optimizer option, run on every function.
 
     ``hyperparameters`` are passed as they are to both torch's class and optbench's factory
-    (their names are torch's); ``lr`` gives the learning rate per function label.
+    (their names are torch's); ``lr`` gives the learning rate per function label. A learning-rate
+    schedule is given in optbench's flat form, ``"schedule": "step_lr", "schedule.step_size":
+    30``: torch gets the scheduler of :data:`TORCH_SCHEDULERS`, stepped after every step.
     """
 
     optimizer: str  # optbench's registry name
@@ -91,6 +101,28 @@ class Case:
     torch_class: str  # the class in torch.optim
     lr: dict[str, float]
     hyperparameters: dict = field(default_factory=dict)
+
+
+#: optbench's schedule names and torch's scheduler classes.
+TORCH_SCHEDULERS = {
+    "step_lr": "StepLR",
+    "exponential_lr": "ExponentialLR",
+    "cosine_annealing_lr": "CosineAnnealingLR",
+    "linear_lr": "LinearLR",
+}
+
+
+def _schedule(name: str, **parameters) -> dict:
+    """A schedule in optbench's flat form, as a case's hyperparameters hold it."""
+    return {"schedule": name, **{f"schedule.{k}": v for k, v in parameters.items()}}
+
+
+def split_schedule(hyperparameters: dict) -> tuple[dict, str | None, dict]:
+    """``(optimizer hyperparameters, schedule name or None, schedule parameters)``."""
+    hypers = {k: v for k, v in hyperparameters.items() if not k.startswith("schedule")}
+    parameters = {k.partition(".")[2]: v for k, v in hyperparameters.items()
+                  if k.startswith("schedule.")}
+    return hypers, hyperparameters.get("schedule"), parameters
 
 
 # Maximizing ascends the functions: the paths grow but stay finite for 1000 steps.
@@ -110,6 +142,7 @@ _NADAM_LR = {"isotropic": 1.0, "elongated": 0.3, "rosenbrock": 0.02}
 _RADAM_LR = {"isotropic": 1.0, "elongated": 0.3, "rosenbrock": 0.002}
 _ADADELTA_LR = {"isotropic": 1.0, "elongated": 1.0, "rosenbrock": 0.5}
 _RPROP_LR = {"isotropic": 0.01, "elongated": 0.01, "rosenbrock": 0.01}
+_COSINE_LR = {"isotropic": 1.0, "elongated": 0.1, "rosenbrock": 1e-3}
 _ASGD_LR = {"isotropic": 0.5, "elongated": 0.4, "rosenbrock": 1e-3}
 
 #: The declarative table: one row per option of each optimizer.
@@ -182,6 +215,50 @@ CASES: list[Case] = [
     Case("asgd", "weight_decay", "ASGD", _ASGD_LR, {"weight_decay": 0.1}),
     Case("asgd", "maximize", "ASGD", {"isotropic": 0.005, "elongated": 0.005,
                                       "rosenbrock": 5e-7}, {"maximize": True}),
+    # Learning-rate schedules: all four on SGD, one on each other optimizer. Rprop reads the
+    # learning rate only to start its step sizes (LinearLR's start factor), ASGD in the step
+    # size of its next step.
+    Case("sgd", "step_lr", "SGD", _SGD_LR, _schedule("step_lr", step_size=100, gamma=0.5)),
+    Case("sgd", "exponential_lr", "SGD", _SGD_LR, _schedule("exponential_lr", gamma=0.995)),
+    # Sweeping the learning rate through 1/(2a) would collapse the paraboloid paths to
+    # subnormal numbers, where relative errors mean nothing: smaller rates.
+    Case("sgd", "cosine_annealing_lr", "SGD", _COSINE_LR,
+         _schedule("cosine_annealing_lr", T_max=300, eta_min=0.0)),
+    Case("sgd", "linear_lr", "SGD", _SGD_LR,
+         _schedule("linear_lr", start_factor=0.25, end_factor=1.0, total_iters=200)),
+    Case("adagrad", "exponential_lr", "Adagrad", _ADAGRAD_LR,
+         _schedule("exponential_lr", gamma=0.999)),
+    Case("rmsprop", "cosine_annealing_lr", "RMSprop", _RMSPROP_LR,
+         _schedule("cosine_annealing_lr", T_max=250)),
+    Case("adam", "linear_lr", "Adam", _ADAM_LR,
+         _schedule("linear_lr", start_factor=0.1, total_iters=100)),
+    Case("adamw", "step_lr", "AdamW", _ADAM_LR, _schedule("step_lr", step_size=200, gamma=0.5)),
+    Case("adamax", "cosine_annealing_lr", "Adamax", _ADAMAX_LR,
+         _schedule("cosine_annealing_lr", T_max=400, eta_min=1e-4)),
+    Case("nadam", "exponential_lr", "NAdam", _NADAM_LR, _schedule("exponential_lr", gamma=0.998)),
+    Case("radam", "linear_lr", "RAdam", _RADAM_LR, _schedule("linear_lr", start_factor=0.5)),
+    Case("adadelta", "step_lr", "Adadelta", _ADADELTA_LR,
+         _schedule("step_lr", step_size=150, gamma=0.7)),
+    Case("rprop", "linear_lr", "Rprop", _RPROP_LR,
+         _schedule("linear_lr", start_factor=0.5, total_iters=10)),
+    Case("asgd", "cosine_annealing_lr", "ASGD", _COSINE_LR,
+         _schedule("cosine_annealing_lr", T_max=200)),
+]
+
+#: Learning-rate sequences alone (``lr_schedules.npz``): (variant, schedule, parameters, base lr).
+SCHEDULE_CASES: list[tuple[str, str, dict, float]] = [
+    ("step_lr", "step_lr", {"step_size": 30}, 0.1),
+    ("step_lr_gamma", "step_lr", {"step_size": 7, "gamma": 0.9}, 2.0),
+    ("exponential_lr", "exponential_lr", {"gamma": 0.99}, 0.3),
+    ("cosine_annealing_lr", "cosine_annealing_lr", {"T_max": 100}, 0.3),
+    ("cosine_annealing_lr_eta_min", "cosine_annealing_lr", {"T_max": 37, "eta_min": 0.01}, 1.0),
+    ("linear_lr", "linear_lr", {}, 0.3),
+    ("linear_lr_warmup", "linear_lr", {"start_factor": 0.1, "end_factor": 1.0,
+                                       "total_iters": 100}, 1e-3),
+    ("linear_lr_decay", "linear_lr", {"start_factor": 1.0, "end_factor": 0.0,
+                                      "total_iters": 300}, 0.5),
+    ("linear_lr_constant", "linear_lr", {"start_factor": 0.5, "end_factor": 0.5,
+                                         "total_iters": 0}, 0.5),
 ]
 
 
@@ -236,7 +313,8 @@ def torch_trajectory(torch_class: str, hyperparameters: dict, function: Function
     """Run ``torch.optim.<torch_class>`` on one function; return the ``(steps + 1, D)`` points."""
     import torch
 
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in hyperparameters.items()}
+    hypers, schedule, schedule_parameters = split_schedule(hyperparameters)
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in hypers.items()}
     gradient = torch_gradient(function)
     # torch keeps scalar state (NAdam's mu_product, ASGD's eta and mu) in its default dtype:
     # float64 throughout, as optbench computes.
@@ -245,11 +323,17 @@ def torch_trajectory(torch_class: str, hyperparameters: dict, function: Function
     try:
         x = torch.tensor(function.start, dtype=torch.float64)
         opt = getattr(torch.optim, torch_class)([x], foreach=False, **kwargs)
+        scheduler = None
+        if schedule is not None:
+            scheduler = getattr(torch.optim.lr_scheduler, TORCH_SCHEDULERS[schedule])(
+                opt, **schedule_parameters)
         points = np.empty((steps + 1, len(function.start)))
         points[0] = x.numpy()
         for k in range(1, steps + 1):
             x.grad = gradient(x)
             opt.step()
+            if scheduler is not None:
+                scheduler.step()
             points[k] = x.numpy()
     finally:
         torch.set_default_dtype(default_dtype)
@@ -291,6 +375,43 @@ def make_fixture(optimizer: str) -> dict[str, np.ndarray]:
     return arrays
 
 
+def torch_lr_sequence(schedule: str, parameters: dict, base_lr: float,
+                      steps: int = STEPS) -> np.ndarray:
+    """The learning rate of each of ``steps`` optimizer steps under torch's scheduler."""
+    import torch
+
+    param = torch.zeros(1, dtype=torch.float64)
+    param.grad = torch.zeros(1, dtype=torch.float64)
+    opt = torch.optim.SGD([param], lr=base_lr)
+    scheduler = getattr(torch.optim.lr_scheduler, TORCH_SCHEDULERS[schedule])(opt, **parameters)
+    lrs = np.empty(steps)
+    for k in range(steps):
+        lrs[k] = opt.param_groups[0]["lr"]
+        opt.step()
+        scheduler.step()
+    return lrs
+
+
+SCHEDULE_FIXTURE = "lr_schedules"
+
+
+def lr_key(variant: str) -> str:
+    return f"lrs__{variant}"
+
+
+def make_schedule_fixture() -> dict[str, np.ndarray]:
+    """The learning rates of every row of :data:`SCHEDULE_CASES`: the arrays of its ``.npz``."""
+    import torch
+
+    arrays = {lr_key(v): torch_lr_sequence(name, params, base_lr)
+              for v, name, params, base_lr in SCHEDULE_CASES}
+    meta = {"torch_version": torch.__version__, "steps": STEPS,
+            "cases": [{"variant": v, "schedule": name, "parameters": params, "base_lr": base_lr}
+                      for v, name, params, base_lr in SCHEDULE_CASES]}
+    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+    return arrays
+
+
 def describe(optimizer: str) -> None:
     """Print what each case's path does (finite, final gap, sign changes of y)."""
     sys.path.insert(0, str(FIXTURE_DIR.parent.parent.parent))
@@ -314,7 +435,16 @@ def main(argv=None) -> None:
                         help="regenerate only this optimizer's file (repeatable); default all")
     parser.add_argument("--describe", action="store_true",
                         help="print what each path does instead of writing fixtures")
+    parser.add_argument("--schedules", action="store_true",
+                        help=f"regenerate only {SCHEDULE_FIXTURE}.npz, the learning-rate sequences")
     args = parser.parse_args(argv)
+    if args.schedules or not (args.optimizer or args.describe):
+        FIXTURE_DIR.mkdir(parents=True, exist_ok=True)
+        path = fixture_path(SCHEDULE_FIXTURE)
+        np.savez_compressed(path, **make_schedule_fixture())
+        print(f"wrote {path.relative_to(FIXTURE_DIR.parent.parent.parent)}")
+        if args.schedules:
+            return
     for optimizer in args.optimizer or names:
         if args.describe:
             describe(optimizer)

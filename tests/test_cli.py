@@ -262,10 +262,11 @@ def test_list_functions_shows_every_parameter_and_default():
                 np.testing.assert_allclose(json.loads(params[name]), p.default, rtol=5e-6)
 
 
-def test_list_all_is_both():
+def test_list_all_is_functions_optimizers_and_schedules():
     both = invoke("list", env=WIDE)
     assert both.exit_code == 0
-    assert both.stdout == invoke("list", "functions", env=WIDE).stdout + invoke("list", "optimizers", env=WIDE).stdout
+    assert both.stdout == "".join(invoke("list", what, env=WIDE).stdout
+                                  for what in ("functions", "optimizers", "schedules"))
 
 
 def test_list_at_80_columns_cuts_no_name():
