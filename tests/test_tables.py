@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from rich.console import Console
+from rich.console import Console, Group
+from rich.padding import Padding
 
 from optbench import config as cfg
 from optbench.cli import cli
@@ -74,6 +76,11 @@ def saved(tmp_path_factory):
 
 
 def plain(cell) -> str:
+    """A cell's text as laid out: a Group's parts one per line, a left Padding as spaces."""
+    if isinstance(cell, Group):
+        return "\n".join(plain(c) for c in cell.renderables)
+    if isinstance(cell, Padding):
+        return " " * cell.left + plain(cell.renderable)
     return cell.plain if hasattr(cell, "plain") else str(cell)
 
 
@@ -101,12 +108,13 @@ def group_rows(results, gid):
     return np.flatnonzero(results.trials.group == gid)
 
 
-def steps_text(values) -> str:
+def steps_text(values, sep=" ") -> str:
+    """``12`` or ``median [min–max]``; table cells put the range under the median."""
     values = np.asarray(values)
     if values.size == 0:
         return "—"
     lo, hi = int(values.min()), int(values.max())
-    return str(lo) if lo == hi else f"{float(np.median(values)):.6g} [{lo}–{hi}]"
+    return str(lo) if lo == hi else f"{float(np.median(values)):.6g}{sep}[{lo}–{hi}]"
 
 
 def expected_status(status) -> str:
@@ -158,19 +166,22 @@ def test_settings_table_cells(saved, label):
     for opt_label, groups in entries(saved, label).items():
         if len(groups) > tables.MAX_SETTING_ROWS:
             continue
-        for i, g in enumerate(groups):
+        several = len(groups) > 1
+        if several:  # the label on a row of its own, then one row per setting
+            expected.append([opt_label, "", "", "", "", ""])
+        for g in groups:
             rows = group_rows(saved, g.id)
             status = t.status[rows]
             conv = status == CONVERGED
             settled = t.settled[rows]
             median_gap = float(np.median(t.final_gap[rows]))
+            setting = "  " + expected_setting(g)
             expected.append([
-                opt_label if i == 0 else "",
-                expected_setting(g),
+                setting if several else f"{opt_label}\n{setting}",
                 expected_status(status),
-                steps_text(t.first_hit[rows][conv]),
-                steps_text(settled[settled >= 0]),
-                steps_text(t.diverged_at[rows][status == DIVERGED]),
+                steps_text(t.first_hit[rows][conv], "\n"),
+                steps_text(settled[settled >= 0], "\n"),
+                steps_text(t.diverged_at[rows][status == DIVERGED], "\n"),
                 f"{median_gap:.2e}" if np.isfinite(median_gap) else "—",
             ])
     assert table_cells(tables.settings_table(saved, label)) == expected
@@ -179,19 +190,20 @@ def test_settings_table_cells(saved, label):
 def test_settings_table_shows_the_books_figure_82(saved):
     cells = table_cells(tables.settings_table(saved, "elongated"))
     # steepest descent on 0.2x² + 2y² from (5.1, 2.3): lr 0.51 > 1/(2·2)·2 = 0.5 diverges
-    gd = {row[1]: row for row in cells[:3]}
-    assert gd["lr=0.4"][2] == "converged" and gd["lr=0.4"][3] == "45"
-    assert gd["lr=0.495"][3] == "401"
-    assert gd["lr=0.51"][2] == "diverged" and gd["lr=0.51"][5] == "182"
+    assert cells[0][0] == "gd few"
+    gd = {row[0].strip(): row for row in cells[1:4]}
+    assert gd["lr=0.4"][1] == "converged" and gd["lr=0.4"][2] == "45"
+    assert gd["lr=0.495"][2] == "401"
+    assert gd["lr=0.51"][1] == "diverged" and gd["lr=0.51"][4] == "182"
 
 
 def test_mixed_statuses_are_counted_one_per_line(saved):
     cells = table_cells(tables.settings_table(saved, "bowl"))
-    [slow] = [row for row in cells if row[0] == "gd slow"]
-    assert "\n" in slow[2], "the fixture needs a setting where some starts converge, some not"
-    counts = dict(line.split(" ")[::-1] for line in slow[2].splitlines())
+    [slow] = [row for row in cells if row[0] == "gd slow\n  lr=0.0085"]
+    assert "\n" in slow[1], "the fixture needs a setting where some starts converge, some not"
+    counts = dict(line.split(" ")[::-1] for line in slow[1].splitlines())
     assert int(counts["conv"]) + int(counts.get("unf", 0)) + int(counts.get("div", 0)) == 5
-    assert "[" in slow[3]  # steps as median [min–max]
+    assert re.fullmatch(r"\d+(\.5)?\n\[\d+–\d+\]", slow[2])  # median over [min–max]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,7 +324,7 @@ def test_best_table_cells(saved):
         a = art(saved, rows)
         expected.append([
             function if function != previous else "", label, expected_setting(g),
-            f"{int(conv.sum())}/{len(rows)}", steps_text(t.first_hit[rows][conv]),
+            f"{int(conv.sum())}/{len(rows)}", steps_text(t.first_hit[rows][conv], "\n"),
             "∞" if math.isinf(a) else f"{a:.1f}",
         ])
         previous = function
@@ -341,29 +353,47 @@ def test_steps_phrase(q, text):
     assert tables.steps_phrase(q) == text
 
 
+def test_steps_cell_puts_the_range_under_the_median():
+    assert tables.steps_cell({"min": 3, "median": 12.5, "max": 45}) == "12.5\n[3–45]"
+    assert tables.steps_cell({"min": 7, "median": 7.0, "max": 7}) == "7"
+    assert tables.steps_cell(None) == "—"
+
+
 def test_format_gap_and_art():
     assert tables.format_gap(1.2345e-7) == "1.23e-07"
     assert tables.format_gap(float("nan")) == "—" and tables.format_gap(float("inf")) == "—"
     assert tables.format_art(float("inf")) == "∞" and tables.format_art(12.25) == "12.2"
 
 
+SHIPPED = sorted((REPO / "configs").glob("*.yaml"))
+
+
 @pytest.fixture(scope="module")
-def shipped(tmp_path_factory):
-    """The shipped config's tables (labels, settings, sweeps) on a shorter budget."""
-    text = (REPO / "configs" / "paraboloid.yaml").read_text()
-    assert "\nsteps: 1000\n" in text
-    config_path = tmp_path_factory.mktemp("config") / "paraboloid.yaml"
-    config_path.write_text(text.replace("\nsteps: 1000\n", "\nsteps: 200\n"))
-    out = tmp_path_factory.mktemp("shipped")
-    result = CliRunner().invoke(cli, ["run", str(config_path), "--out", str(out), "-q"])
-    assert result.exit_code == 0, result.output
-    return load(Path(result.stdout.strip()))
+def run_shipped(tmp_path_factory):
+    """Run a shipped config on a budget of 200 steps (its labels, settings and sweeps, quickly)."""
+    cache = {}
+
+    def build(path: Path):
+        if path not in cache:
+            text = re.sub(r"\nsteps: \d+", "\nsteps: 200", path.read_text(), count=1)
+            config_path = tmp_path_factory.mktemp("config") / path.name
+            config_path.write_text(text)
+            out = tmp_path_factory.mktemp("shipped")
+            result = CliRunner().invoke(cli, ["run", str(config_path), "--out", str(out), "-q"])
+            assert result.exit_code == 0, result.output
+            cache[path] = load(Path(result.stdout.strip()))
+        return cache[path]
+
+    return build
 
 
 @pytest.mark.parametrize("width", [80, 120])
-def test_tables_fit_and_cut_nothing(shipped, width):
+@pytest.mark.parametrize("which", [*SHIPPED, "test config"],
+                         ids=[*(p.stem for p in SHIPPED), "test-config"])
+def test_tables_fit_and_cut_nothing(request, run_shipped, which, width):
+    results = request.getfixturevalue("saved") if which == "test config" else run_shipped(which)
     console = Console(record=True, width=width, color_system=None)
-    all_tables = tables.run_tables(shipped)
+    all_tables = tables.run_tables(results)
     for table in all_tables:
         console.print(table)
     text = console.export_text()
@@ -380,3 +410,14 @@ def test_tables_fit_and_cut_nothing(shipped, width):
                         assert line in text, (width, line)
     for word in ("converged", "unfinished", "diverged"):
         assert word in text
+    # text stays readable: in each table, every short word of every cell shows unbroken
+    for table in all_tables:
+        one = Console(record=True, width=width, color_system=None)
+        one.print(table)
+        rendered = one.export_text()
+        for col in table.columns:
+            for cell in col.cells:
+                for word in plain(cell).split():
+                    if len(word) <= 12:
+                        assert re.search(rf"(^|[\s│(]){re.escape(word)}($|[\s│,)])", rendered,
+                                         flags=re.MULTILINE), (width, word)

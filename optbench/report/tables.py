@@ -7,6 +7,8 @@ one summary row per larger sweep; then the best setting of each optimizer.
 from __future__ import annotations
 
 import numpy as np
+from rich.console import Group
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -145,30 +147,47 @@ def _fixed_setting(group) -> str:
     return ", ".join(parts) if parts else "torch defaults"
 
 
+def steps_cell(q: dict | None) -> str:
+    """:func:`format_steps` for a table cell: the range under the median (``12`` /
+    ``[3–45]``), so that a steps column is never wider than its widest number."""
+    return format_steps(q).replace(" [", "\n[")
+
+
 def settings_table(results: Results, label: str) -> Table | None:
-    """One row per setting of the entries with at most MAX_SETTING_ROWS settings."""
+    """One row per setting of the entries with at most MAX_SETTING_ROWS settings.
+
+    An entry with one setting is one row: its label, and the setting under it. An entry with
+    several settings has a row with its label, then one row per setting. Numbers and status
+    words never wrap or get cut; labels and settings fold, so that the table fits in 80 columns.
+    """
     entries = {k: v for k, v in _entries(results, label).items() if len(v) <= MAX_SETTING_ROWS}
     if not entries:
         return None
     table = Table(title=f"[bold]{label}[/]", caption=function_caption(results, label),
                   title_justify="left", caption_justify="left")
-    # Numbers and status words never wrap; labels and settings fold instead of being cut.
-    table.add_column("optimizer", style="bold", overflow="fold")
-    table.add_column("setting", overflow="fold")
+    table.add_column("optimizer\n  setting", overflow="fold")
     table.add_column("status", no_wrap=True)
     table.add_column("steps to\ntarget", justify="right", no_wrap=True)
     table.add_column("inside\nfrom", justify="right", no_wrap=True)
     table.add_column("diverged\nat", justify="right", no_wrap=True)
     table.add_column("final\nf − f*", justify="right", no_wrap=True)
-    for opt_label, members in entries.items():
-        for i, (g, s) in enumerate(members):
-            table.add_row(
-                opt_label if i == 0 else "", g.setting() if g.swept else _fixed_setting(g),
-                status_text(s, "\n"), format_steps(s["steps"]), format_steps(s["settled"]),
-                format_steps(s["diverged_at"]), format_gap(s["final_gap_median"]),
-            )
-        if len(members) > 1:
+    previous_several = False
+    for n, (opt_label, members) in enumerate(entries.items()):
+        several = len(members) > 1
+        if n and (several or previous_several):
             table.add_section()
+        previous_several = several
+        name = Text(opt_label, style="bold")
+        if several:
+            table.add_row(name, "", "", "", "", "")
+        for g, s in members:
+            # Padding keeps the indent on every line of a setting that wraps.
+            setting = Padding(Text(g.setting() if g.swept else _fixed_setting(g)), (0, 0, 0, 2))
+            table.add_row(
+                setting if several else Group(name, setting), status_text(s, "\n"),
+                steps_cell(s["steps"]), steps_cell(s["settled"]), steps_cell(s["diverged_at"]),
+                format_gap(s["final_gap_median"]),
+            )
     return table
 
 
@@ -223,7 +242,7 @@ def best_table(results: Results) -> Table:
         table.add_row(
             g.function if g.function != previous else "", g.optimizer_label,
             g.setting() if g.swept else _fixed_setting(g),
-            f"{s['converged']}/{s['trials']}", format_steps(s["steps"]), format_art(s["aRT"]),
+            f"{s['converged']}/{s['trials']}", steps_cell(s["steps"]), format_art(s["aRT"]),
         )
         previous = g.function
     return table
