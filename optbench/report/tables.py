@@ -163,8 +163,10 @@ def settings_table(results: Results, label: str) -> Table | None:
     entries = {k: v for k, v in _entries(results, label).items() if len(v) <= MAX_SETTING_ROWS}
     if not entries:
         return None
-    table = Table(title=f"[bold]{label}[/]", caption=function_caption(results, label),
-                  title_justify="left", caption_justify="left")
+    caption = function_caption(results, label)
+    # As wide as the caption where the terminal allows, so that it stays on one line.
+    table = Table(title=f"[bold]{label}[/]", caption=caption, title_justify="left",
+                  caption_justify="left", min_width=len(caption))
     table.add_column("optimizer\n  setting", overflow="fold")
     table.add_column("status", no_wrap=True)
     table.add_column("steps to\ntarget", justify="right", no_wrap=True)
