@@ -141,7 +141,7 @@ def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool, plots: 
         f"[bold]{config.name}[/]: {results.meta['trials']} trials in {len(results.groups)} groups, "
         f"{config.steps} steps each, {results.meta['seconds']:.2f} s"
     )
-    for table in run_tables(results):
+    for table in run_tables(results, width=out.width):
         out.print()
         out.print(table)
     out.print()

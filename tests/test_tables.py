@@ -159,36 +159,41 @@ def expected_setting(g) -> str:
 # Settings table
 
 
+@pytest.mark.parametrize("compact", [False, True], ids=["two-columns", "compact"])
 @pytest.mark.parametrize("label", ["elongated", "bowl"])
-def test_settings_table_cells(saved, label):
+def test_settings_table_cells(saved, label, compact):
     t = saved.trials
     expected = []
     for opt_label, groups in entries(saved, label).items():
         if len(groups) > tables.MAX_SETTING_ROWS:
             continue
         several = len(groups) > 1
-        if several:  # the label on a row of its own, then one row per setting
+        if compact and several:  # the label on a row of its own, then one row per setting
             expected.append([opt_label, "", "", "", "", ""])
-        for g in groups:
+        for i, g in enumerate(groups):
             rows = group_rows(saved, g.id)
             status = t.status[rows]
             conv = status == CONVERGED
             settled = t.settled[rows]
             median_gap = float(np.median(t.final_gap[rows]))
-            setting = "  " + expected_setting(g)
+            if compact:
+                setting = "  " + expected_setting(g)
+                first = [setting if several else f"{opt_label}\n{setting}"]
+            else:
+                first = [opt_label if i == 0 else "", expected_setting(g)]
             expected.append([
-                setting if several else f"{opt_label}\n{setting}",
+                *first,
                 expected_status(status),
                 steps_text(t.first_hit[rows][conv], "\n"),
                 steps_text(settled[settled >= 0], "\n"),
                 steps_text(t.diverged_at[rows][status == DIVERGED], "\n"),
                 f"{median_gap:.2e}" if np.isfinite(median_gap) else "—",
             ])
-    assert table_cells(tables.settings_table(saved, label)) == expected
+    assert table_cells(tables.settings_table(saved, label, compact=compact)) == expected
 
 
 def test_settings_table_shows_the_books_figure_82(saved):
-    cells = table_cells(tables.settings_table(saved, "elongated"))
+    cells = table_cells(tables.settings_table(saved, "elongated", compact=True))
     # steepest descent on 0.2x² + 2y² from (5.1, 2.3): lr 0.51 > 1/(2·2)·2 = 0.5 diverges
     assert cells[0][0] == "gd few"
     gd = {row[0].strip(): row for row in cells[1:4]}
@@ -198,7 +203,7 @@ def test_settings_table_shows_the_books_figure_82(saved):
 
 
 def test_mixed_statuses_are_counted_one_per_line(saved):
-    cells = table_cells(tables.settings_table(saved, "bowl"))
+    cells = table_cells(tables.settings_table(saved, "bowl", compact=True))
     [slow] = [row for row in cells if row[0] == "gd slow\n  lr=0.0085"]
     assert "\n" in slow[1], "the fixture needs a setting where some starts converge, some not"
     counts = dict(line.split(" ")[::-1] for line in slow[1].splitlines())
@@ -393,7 +398,9 @@ def run_shipped(tmp_path_factory):
 def test_tables_fit_and_cut_nothing(request, run_shipped, which, width):
     results = request.getfixturevalue("saved") if which == "test config" else run_shipped(which)
     console = Console(record=True, width=width, color_system=None)
-    all_tables = tables.run_tables(results)
+    all_tables = tables.run_tables(results, width=width)
+    compact = [t for t in all_tables if t.columns[0].header == "optimizer\n  setting"]
+    assert bool(compact) == (width < tables.COMPACT_BELOW)
     for table in all_tables:
         console.print(table)
     text = console.export_text()

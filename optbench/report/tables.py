@@ -153,12 +153,19 @@ def steps_cell(q: dict | None) -> str:
     return format_steps(q).replace(" [", "\n[")
 
 
-def settings_table(results: Results, label: str) -> Table | None:
+#: Below this terminal width the settings table puts each label over its settings in one
+#: column (:func:`settings_table` with ``compact=True``): two text columns beside six numbers
+#: would leave a few characters for each.
+COMPACT_BELOW = 100
+
+
+def settings_table(results: Results, label: str, compact: bool = False) -> Table | None:
     """One row per setting of the entries with at most MAX_SETTING_ROWS settings.
 
-    An entry with one setting is one row: its label, and the setting under it. An entry with
-    several settings has a row with its label, then one row per setting. Numbers and status
-    words never wrap or get cut; labels and settings fold, so that the table fits in 80 columns.
+    Columns ``optimizer`` and ``setting``, the label on the first row of its entry; with
+    ``compact``, one column: an entry with one setting is one row (its label, the setting
+    under it), an entry with several has a row with its label, then one row per setting.
+    Numbers and status words never wrap or get cut; labels and settings fold.
     """
     entries = {k: v for k, v in _entries(results, label).items() if len(v) <= MAX_SETTING_ROWS}
     if not entries:
@@ -167,7 +174,11 @@ def settings_table(results: Results, label: str) -> Table | None:
     # As wide as the caption where the terminal allows, so that it stays on one line.
     table = Table(title=f"[bold]{label}[/]", caption=caption, title_justify="left",
                   caption_justify="left", min_width=len(caption))
-    table.add_column("optimizer\n  setting", overflow="fold")
+    if compact:
+        table.add_column("optimizer\n  setting", overflow="fold")
+    else:
+        table.add_column("optimizer", style="bold", overflow="fold")
+        table.add_column("setting", overflow="fold")
     table.add_column("status", no_wrap=True)
     table.add_column("steps to\ntarget", justify="right", no_wrap=True)
     table.add_column("inside\nfrom", justify="right", no_wrap=True)
@@ -180,15 +191,19 @@ def settings_table(results: Results, label: str) -> Table | None:
             table.add_section()
         previous_several = several
         name = Text(opt_label, style="bold")
-        if several:
+        if compact and several:
             table.add_row(name, "", "", "", "", "")
-        for g, s in members:
-            # Padding keeps the indent on every line of a setting that wraps.
-            setting = Padding(Text(g.setting() if g.swept else _fixed_setting(g)), (0, 0, 0, 2))
+        for i, (g, s) in enumerate(members):
+            setting = g.setting() if g.swept else _fixed_setting(g)
+            if compact:
+                # Padding keeps the indent on every line of a setting that wraps.
+                indented = Padding(Text(setting), (0, 0, 0, 2))
+                first = [indented if several else Group(name, indented)]
+            else:
+                first = [opt_label if i == 0 else "", setting]
             table.add_row(
-                setting if several else Group(name, setting), status_text(s, "\n"),
-                steps_cell(s["steps"]), steps_cell(s["settled"]), steps_cell(s["diverged_at"]),
-                format_gap(s["final_gap_median"]),
+                *first, status_text(s, "\n"), steps_cell(s["steps"]), steps_cell(s["settled"]),
+                steps_cell(s["diverged_at"]), format_gap(s["final_gap_median"]),
             )
     return table
 
@@ -250,11 +265,14 @@ def best_table(results: Results) -> Table:
     return table
 
 
-def run_tables(results: Results) -> list[Table]:
-    """All tables of a run, in the order the terminal shows them."""
+def run_tables(results: Results, width: int | None = None) -> list[Table]:
+    """All tables of a run, in the order the terminal shows them; ``width``, the terminal's,
+    chooses the settings tables' layout (compact below :data:`COMPACT_BELOW`)."""
+    compact = width is not None and width < COMPACT_BELOW
     tables = []
     for label in results.function_labels():
-        tables += [t for t in (settings_table(results, label), sweeps_table(results, label)) if t]
+        tables += [t for t in (settings_table(results, label, compact), sweeps_table(results, label))
+                   if t]
     return tables + [best_table(results)]
 
 
