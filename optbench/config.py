@@ -605,6 +605,10 @@ def _error_message(err: dict, raw_data, source: str, lines: _LineMap) -> str:
     parent = _lookup(raw_data, path[:-1])
 
     if kind == "extra_forbidden":
+        if (path[-1] == SCHEDULE_KEY and isinstance(parent, dict)
+                and parent.get("optimizer") in OPTIMIZERS):
+            return (f"{where}: only the built-in optimizers take a schedule (their update takes "
+                    f"each step's learning rate); {parent['optimizer']!r} is user-defined")
         valid = _valid_keys(parent, path)
         hint = _closest(path[-1], valid) or (f"; known keys: {', '.join(valid)}" if valid else "")
         return f"{where}: unknown key{hint}"

@@ -302,6 +302,24 @@ def test_schedule_errors_through_the_cli_exit_2_without_traceback(tmp_path):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_a_user_defined_optimizer_takes_no_schedule(tmp_path):
+    (tmp_path / "schedrules.py").write_text(textwrap.dedent("""\
+        import numpy as np
+        from optbench.optimizers import Optimizer
+
+        def signum(lr=0.01):
+            \"\"\"Plain sign descent.\"\"\"
+            return Optimizer(lambda x: (), lambda x, g, state, step: (x - lr * np.sign(g), state))
+        """))
+    text = CONFIG.format(schedule="{name: step_lr, step_size: 3}").replace(
+        "optimizer: sgd", 'optimizer: "schedrules:signum"')
+    with pytest.raises(ConfigError) as info:
+        loads(text, source="sched.yaml", base_dir=tmp_path)
+    assert str(info.value) == (
+        "sched.yaml:10: optimizers[0].schedule: only the built-in optimizers take a schedule "
+        "(their update takes each step's learning rate); 'schedrules:signum' is user-defined")
+
+
 # ---------------------------------------------------------------------------------------------
 # Sweeps and runs
 
