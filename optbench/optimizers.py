@@ -272,12 +272,18 @@ def lerp(start, end, weight):
     .. math::  \mathrm{lerp}(s, e, w) = s + w (e - s) \text{ if } |w| < 0.5,
                \text{ else } e - (e - s)(1 - w)
     """
-    diff = end - start
     if np.ndim(weight) == 0:
-        if abs(weight) < 0.5:
-            return fma(weight, diff, start)
-        return fma(-diff, 1 - weight, end)
+        return lerp_scalar_weight(start, end, weight)
+    diff = end - start
     return np.where(np.abs(weight) < 0.5, fma(weight, diff, start), fma(-diff, 1 - weight, end))
+
+
+def lerp_scalar_weight(start, end, weight):
+    """:func:`lerp` with one weight for every entry (and the form a compiled kernel calls)."""
+    diff = end - start
+    if abs(weight) < 0.5:
+        return fma(weight, diff, start)
+    return fma(-diff, 1 - weight, end)
 
 
 # ---------------------------------------------------------------------------------------------
