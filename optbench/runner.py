@@ -28,15 +28,16 @@ With gradient noise (:mod:`optbench.noise`), the gradient at ``x_k`` is
 
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .config import Config
 from .noise import GradientNoise
 from .optimizers import OPTIMIZERS
-from .sweep import Batch, Plan, plan
+from .sweep import Batch, Plan, make_objective, plan
 
 CONVERGED, DIVERGED, UNFINISHED = 0, 1, 2
 STATUS_NAMES = ("converged", "diverged", "unfinished")
@@ -71,7 +72,7 @@ class TrialOutcomes:
         return {name: value for name in self.FIELDS if (value := getattr(self, name)) is not None}
 
     @classmethod
-    def concatenate(cls, parts: list["TrialOutcomes"]) -> "TrialOutcomes":
+    def concatenate(cls, parts: list[TrialOutcomes]) -> TrialOutcomes:
         return cls(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in cls.FIELDS})
 
 
@@ -92,6 +93,28 @@ def _recorded_rows(group_ids: np.ndarray, per_group: int) -> np.ndarray:
     starts = np.flatnonzero(np.r_[True, group_ids[1:] != group_ids[:-1]])
     rank = np.arange(len(group_ids)) - np.repeat(starts, np.diff(np.r_[starts, len(group_ids)]))
     return np.flatnonzero(rank < per_group)[:MAX_RECORDED_PER_BATCH]
+
+
+def finish(objective, target_kind: str, target: float, *, alive, first_hit, last_outside,
+           diverged_at, best_gap, gap_last, x_last, ladder_hits=None) -> dict[str, np.ndarray]:
+    """Per-trial outcomes from the loop's final bookkeeping (shared by the NumPy and the
+    compiled loop): status, settling step, final distance."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        criterion = (objective.distance_to_minimizer(x_last) if target_kind == "distance"
+                     else gap_last)
+        final_inside = alive & (criterion <= target)
+        status = np.where(diverged_at >= 0, DIVERGED,
+                          np.where(first_hit >= 0, CONVERGED, UNFINISHED)).astype(np.int8)
+        return {
+            "status": status,
+            "first_hit": first_hit.astype(np.int64),
+            "settled": np.where(final_inside, last_outside + 1, -1).astype(np.int64),
+            "diverged_at": diverged_at.astype(np.int64),
+            "final_gap": gap_last,
+            "best_gap": best_gap,
+            "final_distance": objective.distance_to_minimizer(x_last),
+            "ladder_hits": ladder_hits,
+        }
 
 
 def run_trials(
@@ -182,31 +205,188 @@ def run_trials(
                 points[:, k] = np.where(live[:, None], x[record_rows], np.nan)
                 gaps[:, k] = np.where(live, gap[record_rows], np.nan)
 
-        final_inside = alive & (criterion(x_last, gap_last) <= target)
-        status = np.where(diverged_at >= 0, DIVERGED,
-                          np.where(first_hit >= 0, CONVERGED, UNFINISHED)).astype(np.int8)
-        outcomes = {
-            "status": status,
-            "first_hit": first_hit.astype(np.int64),
-            "settled": np.where(final_inside, last_outside + 1, -1).astype(np.int64),
-            "diverged_at": diverged_at.astype(np.int64),
-            "final_gap": gap_last,
-            "best_gap": best_gap,
-            "final_distance": objective.distance_to_minimizer(x_last),
-            "ladder_hits": ladder_hits,
-        }
+        outcomes = finish(objective, target_kind, target, alive=alive, first_hit=first_hit,
+                          last_outside=last_outside, diverged_at=diverged_at, best_gap=best_gap,
+                          gap_last=gap_last, x_last=x_last, ladder_hits=ladder_hits)
     return outcomes, points, gaps
 
 
+def recorded_rows(batch: Batch, per_group: int) -> np.ndarray:
+    """The batch's rows to record: the first ``per_group`` trials of each group, capped.
+
+    Equal to ``_recorded_rows(batch.group_ids, per_group)`` without building ``group_ids``.
+    """
+    n_start = len(batch.x_start)
+    per = min(per_group, n_start)
+    if per == 0:
+        return np.zeros(0, dtype=np.int64)
+    groups = min(batch.n_groups, -(-MAX_RECORDED_PER_BATCH // per))
+    rows = (np.arange(groups)[:, None] * n_start + np.arange(per)[None, :]).ravel()
+    return rows[:MAX_RECORDED_PER_BATCH].astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive trials of one batch: the unit of work sent to a worker process or to Dask.
+
+    Self-contained and picklable: the function entry (the worker rebuilds the objective), the
+    optimizer's arguments for these rows, their start points and groups, and the run's rules.
+    """
+
+    batch: int  # index of the batch in the plan
+    offset: int  # first row of the chunk within its batch
+    first_trial: int  # global index of the chunk's first trial (keys the gradient noise)
+    function: object  # config.FunctionEntry
+    function_index: int
+    optimizer: str
+    options: dict  # the optimizer factory's arguments for these rows
+    x0: np.ndarray  # (n, D)
+    group_ids: np.ndarray  # (n,)
+    record_rows: np.ndarray  # rows of the chunk to record
+    record_slot: int  # index of the first of them among the batch's recorded rows
+    steps: int
+    target_kind: str
+    target: float
+    divergence_kind: str
+    divergence: float
+    seed: int
+    engine: str  # "numba" (the compiled kernel where it covers the chunk) or "numpy"
+
+    @property
+    def trials(self) -> int:
+        return len(self.x0)
+
+
+@dataclass
+class ChunkResult:
+    """What a worker sends back: per-trial outcomes and recorded paths of one chunk."""
+
+    batch: int
+    offset: int
+    record_slot: int
+    outcomes: dict  # TrialOutcomes fields but group, each (n,)
+    points: np.ndarray
+    gaps: np.ndarray
+    engine: str  # the loop that ran it: "numba" or "numpy"
+
+
+ENGINES = ("auto", "numba", "numpy")
+
+
+def _kernels():
+    """The compiled kernels module, or None where numba cannot be imported."""
+    try:
+        from . import kernels
+    except ImportError:  # pragma: no cover - numba missing or broken: the NumPy path runs
+        return None
+    return kernels
+
+
+def _ensure_registered(chunk: Chunk) -> None:
+    """In a fresh worker (Dask), register the user-defined callables the chunk names."""
+    from .functions import FUNCTIONS
+
+    if chunk.function.function not in FUNCTIONS or chunk.optimizer not in OPTIMIZERS:
+        from . import plugins
+
+        if chunk.function.function not in FUNCTIONS:
+            plugins.register_function(chunk.function.function)
+        if chunk.optimizer not in OPTIMIZERS:
+            plugins.register_optimizer(chunk.optimizer)
+
+
+def run_chunk(chunk: Chunk) -> ChunkResult:
+    """Run one chunk: in a compiled kernel where it covers the chunk, else the NumPy loop.
+
+    Both give the same statuses and steps and the same values to ~1e-15 relative (see
+    :mod:`optbench.kernels`); a given loop gives the same bits whatever the chunking.
+    """
+    _ensure_registered(chunk)
+    objective = make_objective(chunk.function)
+    optimizer = OPTIMIZERS[chunk.optimizer].factory(**chunk.options)  # checks the values
+    kernels = _kernels() if chunk.engine != "numpy" else None
+    use_kernel = (
+        kernels is not None and not chunk.function.noise and not objective.unbounded
+        and kernels.supports(chunk.function.function, chunk.function.params, chunk.optimizer)
+    )
+    rules = {"target_kind": chunk.target_kind, "target": chunk.target,
+             "divergence_kind": chunk.divergence_kind, "divergence": chunk.divergence,
+             "record_rows": chunk.record_rows}
+    if use_kernel:
+        raw, points, gaps = kernels.run_trials(
+            chunk.function.function, chunk.function.params, objective, chunk.optimizer,
+            chunk.options, chunk.x0, chunk.group_ids, chunk.steps, **rules)
+        outcomes = finish(objective, chunk.target_kind, chunk.target, **raw)
+    else:
+        noise = (GradientNoise(sigma=chunk.function.noise, seed=chunk.seed,
+                               function=chunk.function_index) if chunk.function.noise else None)
+        outcomes, points, gaps = run_trials(
+            objective, optimizer, chunk.x0, chunk.steps, **rules,
+            trial_ids=chunk.first_trial + np.arange(chunk.trials), noise=noise)
+    return ChunkResult(batch=chunk.batch, offset=chunk.offset, record_slot=chunk.record_slot,
+                       outcomes=outcomes, points=points, gaps=gaps,
+                       engine="numba" if use_kernel else "numpy")
+
+
+def default_chunk_trials(dim: int, total_trials: int, workers: int) -> int:
+    """Trials per chunk: about 2^18 coordinates (a few MB per array), and at least four chunks
+    per worker on large runs so that the workers stay busy to the end."""
+    cap = max(1, (1 << 18) // max(dim, 1))
+    share = -(-total_trials // (4 * max(workers, 1)))
+    return int(max(1, min(cap, max(share, 1024))))
+
+
+#: A batch with at least this much work (trials x coordinates x steps) runs in a compiled kernel
+#: under ``engine="auto"``; below it the NumPy loop is done before a kernel would have compiled
+#: (the first time; compiled kernels are cached on disk).
+KERNEL_MIN_WORK = 5e7
+
+
+def batch_engine(batch: Batch, steps: int, engine: str) -> str:
+    """The loop a batch asks for: ``numba`` or ``numpy``. Decided per batch, never per chunk,
+    so that the chunking cannot change which arithmetic a trial gets."""
+    if engine != "auto":
+        return engine
+    work = batch.trials * batch.x_start.shape[1] * steps
+    return "numba" if work >= KERNEL_MIN_WORK else "numpy"
+
+
+def chunks(the_plan: Plan, config: Config, chunk_trials: int | None = None, engine: str = "auto",
+           workers: int = 1):
+    """The plan's chunks, in order, built one at a time (only the chunks in flight use memory)."""
+    first_trial = 0
+    for b, batch in enumerate(the_plan.batches):
+        dim = batch.x_start.shape[1]
+        loop = batch_engine(batch, config.steps, engine)
+        size = chunk_trials or default_chunk_trials(dim, the_plan.trials, workers)
+        rows = recorded_rows(batch, config.record)
+        for lo in range(0, batch.trials, size):
+            hi = min(lo + size, batch.trials)
+            x0, group_ids, hypers = batch.rows(lo, hi)
+            first, last = np.searchsorted(rows, [lo, hi])
+            yield Chunk(
+                batch=b, offset=lo, first_trial=first_trial + lo, function=batch.function,
+                function_index=batch.function_index, optimizer=batch.optimizer,
+                options=batch.options(hypers), x0=x0, group_ids=group_ids,
+                record_rows=rows[first:last] - lo, record_slot=int(first), steps=config.steps,
+                target_kind=config.target.kind, target=config.target.value,
+                divergence_kind=config.divergence.kind, divergence=config.divergence.value,
+                seed=config.seed, engine=loop,
+            )
+        first_trial += batch.trials
+
+
 def run_batch(batch: Batch, config: Config, first_trial: int) -> tuple[TrialOutcomes, Trajectories]:
-    """Run one batch in full; ``first_trial`` is the global index of its first trial."""
+    """Run one batch in full on the NumPy path; ``first_trial`` is the global index of its first
+    trial. (The reference loop in one piece; :func:`run` chunks and dispatches.)"""
     spec = OPTIMIZERS[batch.optimizer]
     optimizer = spec.factory(**batch.take(slice(None)))
-    rows = _recorded_rows(batch.group_ids, config.record)
+    group_ids = batch.group_ids
+    rows = _recorded_rows(group_ids, config.record)
     noise = None
     if batch.function.noise:
-        index = next(i for i, f in enumerate(config.functions) if f.label == batch.function.label)
-        noise = GradientNoise(sigma=batch.function.noise, seed=config.seed, function=index)
+        noise = GradientNoise(sigma=batch.function.noise, seed=config.seed,
+                              function=batch.function_index)
     outcomes, points, gaps = run_trials(
         batch.objective, optimizer, batch.x0, config.steps,
         target_kind=config.target.kind, target=config.target.value,
@@ -214,8 +394,8 @@ def run_batch(batch: Batch, config: Config, first_trial: int) -> tuple[TrialOutc
         record_rows=rows, trial_ids=first_trial + np.arange(batch.trials), noise=noise,
     )
     return (
-        TrialOutcomes(group=batch.group_ids, **outcomes),
-        Trajectories(group=batch.group_ids[rows], trial=first_trial + rows, points=points, gaps=gaps),
+        TrialOutcomes(group=group_ids, **outcomes),
+        Trajectories(group=group_ids[rows], trial=first_trial + rows, points=points, gaps=gaps),
     )
 
 
@@ -227,24 +407,135 @@ class RunOutput:
     outcomes: TrialOutcomes
     trajectories: list[Trajectories]
     seconds: float
+    execution: dict = field(default_factory=dict)  # engine, workers, chunking, trials per loop
 
 
-def run(config: Config, progress=None) -> RunOutput:
-    """Run every batch of ``config``; ``progress(done_trials, total_trials)`` is called after each."""
+def available_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+#: Below this much work (trials x coordinates x steps) worker processes cost more than they save.
+PARALLEL_MIN_WORK = 2e7
+
+
+def _serial(tasks):
+    for chunk in tasks:
+        yield run_chunk(chunk)
+
+
+def _bounded(submit, tasks, window: int, wait_any):
+    """Submit ``tasks`` keeping at most ``window`` in flight; yield results as they complete."""
+    pending = set()
+    for chunk in tasks:
+        pending.add(submit(chunk))
+        if len(pending) >= window:
+            done, pending = wait_any(pending)
+            for future in done:
+                yield future.result()
+    while pending:
+        done, pending = wait_any(pending)
+        for future in done:
+            yield future.result()
+
+
+def _processes(tasks, workers: int):
+    import concurrent.futures as cf
+    import multiprocessing
+
+    # fork: workers inherit the registries (user-defined functions and optimizers) and any
+    # kernel already compiled; they are started before any thread of this process.
+    context = multiprocessing.get_context("fork")
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        yield from _bounded(pool.submit, tasks, 2 * workers,
+                            lambda p: cf.wait(p, return_when=cf.FIRST_COMPLETED))
+
+
+def _dask(tasks, address: str):
+    try:
+        from distributed import Client, wait
+    except ImportError:
+        raise RuntimeError(
+            "--dask needs dask.distributed: pip install 'optbench[dask]'") from None
+    with Client(address, set_as_default=False) as client:
+        threads = sum(client.nthreads().values()) or 1
+        yield from _bounded(lambda c: client.submit(run_chunk, c, pure=False), tasks,
+                            2 * threads, lambda p: tuple(map(set, wait(p, return_when="FIRST_COMPLETED"))))
+
+
+def run(config: Config, progress=None, *, workers: int | None = None,
+        chunk_trials: int | None = None, dask: str | None = None,
+        engine: str = "auto") -> RunOutput:
+    """Run every trial of ``config``, chunk by chunk; ``progress(done, total)`` after each chunk.
+
+    Args:
+      workers: worker processes; default the available cores (small runs stay in this process).
+      chunk_trials: trials per chunk; default :func:`default_chunk_trials`.
+      dask: address of a Dask distributed scheduler that runs the chunks instead.
+      engine: ``"numba"``: compiled kernels wherever they cover a batch (else NumPy);
+        ``"numpy"``: the reference loop everywhere; ``"auto"``: kernels for batches of at least
+        :data:`KERNEL_MIN_WORK`, NumPy for smaller ones.
+
+    Results do not depend on ``workers``, ``chunk_trials`` or ``dask``: every trial runs the same
+    arithmetic wherever it runs.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     the_plan = plan(config)
     started = time.perf_counter()
-    parts, trajectories = [], []
+    total = the_plan.trials
+    n_workers = workers if workers is not None else available_cores()
+    tasks = chunks(the_plan, config, chunk_trials, engine, n_workers)
+    work = sum(b.trials * b.x_start.shape[1] for b in the_plan.batches) * config.steps
+    n_chunks = sum(-(-b.trials // (chunk_trials or default_chunk_trials(
+        b.x_start.shape[1], total, n_workers))) for b in the_plan.batches)
+    if dask:
+        results, mode = _dask(tasks, dask), "dask"
+    elif n_workers > 1 and n_chunks > 1 and (workers is not None or work >= PARALLEL_MIN_WORK):
+        results, mode = _processes(tasks, n_workers), "processes"
+    else:
+        results, mode = _serial(tasks), "serial"
+
+    fields = {name: np.empty(total, dtype=dtype) for name, dtype in (
+        ("group", np.int64), ("status", np.int8), ("first_hit", np.int64),
+        ("settled", np.int64), ("diverged_at", np.int64), ("final_gap", np.float64),
+        ("best_gap", np.float64), ("final_distance", np.float64))}
+    starts = np.cumsum([0] + [b.trials for b in the_plan.batches])
+    trajectories = []
+    for b, batch in enumerate(the_plan.batches):
+        rows = recorded_rows(batch, config.record)
+        dim = batch.x_start.shape[1]
+        trajectories.append(Trajectories(
+            group=batch.first_group + rows // len(batch.x_start), trial=starts[b] + rows,
+            points=np.full((len(rows), config.steps + 1, dim), np.nan),
+            gaps=np.full((len(rows), config.steps + 1), np.nan)))
     done = 0
-    for batch in the_plan.batches:
-        outcomes, paths = run_batch(batch, config, done)
-        parts.append(outcomes)
-        trajectories.append(paths)
-        done += batch.trials
+    by_engine = {"numba": 0, "numpy": 0}
+    for result in results:
+        n = len(result.outcomes["status"])
+        lo = starts[result.batch] + result.offset
+        batch = the_plan.batches[result.batch]
+        index = np.arange(result.offset, result.offset + n) // len(batch.x_start)
+        fields["group"][lo:lo + n] = batch.first_group + index
+        for name, values in result.outcomes.items():
+            fields[name][lo:lo + n] = values
+        paths = trajectories[result.batch]
+        slots = slice(result.record_slot, result.record_slot + len(result.gaps))
+        paths.points[slots] = result.points
+        paths.gaps[slots] = result.gaps
+        by_engine[result.engine] += n
+        done += n
         if progress is not None:
-            progress(done, the_plan.trials)
+            progress(done, total)
     return RunOutput(
         plan=the_plan,
-        outcomes=TrialOutcomes.concatenate(parts),
+        outcomes=TrialOutcomes(**fields),
         trajectories=trajectories,
         seconds=time.perf_counter() - started,
+        execution={"mode": mode, "workers": n_workers if mode == "processes" else 1,
+                   "dask": dask, "engine": engine, "chunk_trials": chunk_trials,
+                   "trials_per_loop": by_engine},
     )

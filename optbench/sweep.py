@@ -54,19 +54,49 @@ class Group:
 
 @dataclass(frozen=True)
 class Batch:
-    """Trials that advance together: one function, one optimizer variant, many settings."""
+    """Trials that advance together: one function, one optimizer variant, many settings.
+
+    Trial ``r`` of a batch is group ``first_group + r // S`` started from ``x_start[r % S]``,
+    where ``S`` is the number of start points. The per-trial arrays are built on demand, for
+    all trials (``x0``, ``group_ids``, ``hyperparameters``) or for a slice of them
+    (:meth:`rows`), so a batch of millions of trials costs memory only while a slice of it runs.
+    """
 
     function: FunctionEntry
     objective: Objective = field(repr=False)
     optimizer: str
     static: dict  # bool / choice options shared by the whole batch
-    hyperparameters: dict = field(repr=False)  # name -> (T,) array, or a pair of them
-    x0: np.ndarray = field(repr=False)  # (T, D)
-    group_ids: np.ndarray = field(repr=False)  # (T,) global group id of each trial
+    settings: dict = field(repr=False)  # name -> (G,) array (one value per group), or a pair
+    x_start: np.ndarray = field(repr=False)  # (S, D)
+    first_group: int  # global id of the batch's first group; its G groups are consecutive
+    n_groups: int  # G
+    function_index: int = 0  # index of the function entry in the config
 
     @property
     def trials(self) -> int:
-        return self.x0.shape[0]
+        return self.n_groups * len(self.x_start)
+
+    def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, dict]:
+        """``(x0 (n, D), group_ids (n,), hyperparameters)`` of trials ``start:stop``."""
+        index = np.arange(start, stop)
+        member = index // len(self.x_start)
+        hypers = {
+            name: tuple(v[member] for v in value) if isinstance(value, tuple) else value[member]
+            for name, value in self.settings.items()
+        }
+        return self.x_start[index % len(self.x_start)], self.first_group + member, hypers
+
+    @property
+    def x0(self) -> np.ndarray:  # (T, D)
+        return self.rows(0, self.trials)[0]
+
+    @property
+    def group_ids(self) -> np.ndarray:  # (T,) global group id of each trial
+        return self.rows(0, self.trials)[1]
+
+    @property
+    def hyperparameters(self) -> dict:  # name -> (T,) array, or a pair of them
+        return self.rows(0, self.trials)[2]
 
     def take(self, rows) -> dict:
         """The hyperparameters of a slice of trials, as the optimizer factory takes them."""
@@ -74,6 +104,10 @@ class Batch:
         for name, value in self.hyperparameters.items():
             out[name] = tuple(v[rows] for v in value) if isinstance(value, tuple) else value[rows]
         return out
+
+    def options(self, hyperparameters: dict) -> dict:
+        """The optimizer factory's arguments, given the hyperparameters of some rows."""
+        return {**self.static, **hyperparameters}
 
 
 @dataclass(frozen=True)
@@ -161,23 +195,23 @@ def plan(config: Config) -> Plan:
                         swept=tuple(swept), trials=n_start,
                     ))
                     ids.append(gid)
-                arrays = {}
+                settings = {}
                 for name, hyper in spec.hyperparameters.items():
                     if name in discrete or name not in members[0]:
                         continue
                     if hyper.kind == "pair":
-                        arrays[name] = tuple(
-                            np.repeat([m[name][c] for m in members], n_start).astype(np.float64)
+                        settings[name] = tuple(
+                            np.asarray([m[name][c] for m in members], dtype=np.float64)
                             for c in range(2)
                         )
                     else:
-                        arrays[name] = np.repeat([m[name] for m in members], n_start).astype(np.float64)
+                        settings[name] = np.asarray([m[name] for m in members], dtype=np.float64)
                 for name in schedule_keys:
-                    arrays[name] = np.repeat([m[name] for m in members], n_start).astype(np.float64)
+                    settings[name] = np.asarray([m[name] for m in members], dtype=np.float64)
                 batches.append(Batch(
                     function=fentry, objective=objective, optimizer=oentry.optimizer,
-                    static=dict(zip(discrete, static_values)), hyperparameters=arrays,
-                    x0=np.tile(x_start, (len(members), 1)),
-                    group_ids=np.repeat(np.asarray(ids, dtype=np.int64), n_start),
+                    static=dict(zip(discrete, static_values)), settings=settings,
+                    x_start=x_start, first_group=ids[0], n_groups=len(members),
+                    function_index=f_index,
                 ))
     return Plan(groups=tuple(groups), batches=tuple(batches))
