@@ -78,22 +78,75 @@ def check_writable(out_dir: Path) -> None:
         raise Failure(f"cannot write results to {out_dir}: {probe} is not writable")
 
 
-def run_results(config, quiet: bool = False):
-    """Run every trial of a loaded config (a spinner on a terminal) and return its Results."""
+class ProgressBar:
+    """``progress(done, total)`` for the runner: a rich bar (trials done, rate, time left) on
+    stderr, shown once a run has lasted a second, so that short runs stay quiet."""
+
+    DELAY = 1.0
+
+    def __init__(self, console, label: str):
+        import time
+
+        self.console, self.label = console, label
+        self.started = time.perf_counter()
+        self.bar = self.task = None
+
+    def __call__(self, done: int, total: int) -> None:
+        import time
+
+        if self.bar is None:
+            if done >= total or time.perf_counter() - self.started < self.DELAY:
+                return
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                MofNCompleteColumn(), TextColumn("trials"),
+                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"),
+                TimeRemainingColumn(), console=self.console, transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=total, rate="")
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        self.bar.update(self.task, completed=done, rate=f"{done / elapsed:,.0f} trials/s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def run_results(config, quiet: bool = False, execution: dict | None = None):
+    """Run every trial of a loaded config and return its Results.
+
+    A progress bar on a terminal (not with ``quiet``); ``execution`` holds the runner's
+    ``workers``, ``chunk_trials``, ``dask`` and ``engine`` options.
+    """
     from .plugins import UserCodeError
     from .results import from_run
     from .runner import run as run_config
 
     err = _stderr()
     started = _dt.datetime.now(_dt.timezone.utc)
+    bar = None if quiet or not err.is_terminal else ProgressBar(err, f"running {config.name}")
     try:
-        if quiet or not err.is_terminal:
-            output = run_config(config)
-        else:
-            with err.status(f"running {config.name}…"):
-                output = run_config(config)
+        output = run_config(config, progress=bar, **(execution or {}))
     except UserCodeError as exc:  # a user-defined function or optimizer failed mid-run
         raise Failure(str(exc)) from None
+    except OSError as exc:  # a Dask scheduler that cannot be reached
+        raise Failure(f"cannot run on the Dask scheduler: {exc}") from None
+    except RuntimeError as exc:
+        raise Failure(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
     return from_run(config, output, started)
 
 
@@ -104,11 +157,27 @@ def run_results(config, quiet: bool = False):
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               default=Path("results"), show_default=True, help="Directory that receives the run.")
 @click.option("--seed", type=int, default=None, help="Seed of every random choice (overrides the config's).")
-@click.option("--quiet", "-q", is_flag=True, help="Print only the path of the saved run.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the path of the saved run (no progress bar).")
 @click.option("--plots/--no-plots", default=True, show_default=True,
               help="Draw the PNG plots, report.html and report.md into the run directory.")
-def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool, plots: bool):
-    """Run every trial of CONFIG, print the tables and save the results (and plots)."""
+@click.option("--workers", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes.  [default: the cores available; small runs use one]")
+@click.option("--dask", "dask_address", metavar="ADDRESS", default=None,
+              help="Run the chunks on this Dask distributed scheduler (e.g. tcp://10.0.0.1:8786).")
+@click.option("--engine", type=click.Choice(["auto", "numba", "numpy"]), default="auto",
+              show_default=True,
+              help="numba: compiled kernels wherever they cover a batch; numpy: the reference loop; "
+                   "auto: kernels for large batches.")
+@click.option("--chunk-size", "chunk_trials", type=click.IntRange(min=1), default=None,
+              help="Trials per chunk (results do not depend on it).  [default: about 2^18 "
+                   "coordinates]")
+def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool, plots: bool,
+        workers: int | None, dask_address: str | None, engine: str, chunk_trials: int | None):
+    """Run every trial of CONFIG, print the tables and save the results (and plots).
+
+    Trials run in chunks, in parallel worker processes or on a Dask cluster; the results are
+    the same whatever the chunking, the workers or the cluster.
+    """
     from .report.tables import run_tables
     from .results import save
 
@@ -124,7 +193,8 @@ def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool, plots: 
 
     config = load_config(config_path, seed)
     check_writable(out_dir)
-    results = run_results(config, quiet)
+    results = run_results(config, quiet, {"workers": workers, "dask": dask_address,
+                                          "engine": engine, "chunk_trials": chunk_trials})
     try:
         if plots and not quiet and _stderr().is_terminal:
             with _stderr().status("drawing plots…"):

@@ -95,7 +95,7 @@ def _hardware_fma(typingctx, a, b, c):
     return sig, codegen
 
 
-@overload(_opt.fma)
+@overload(_opt.fma, inline="always")
 def _fma_compiled(a, b, c):
     def impl(a, b, c):
         return _hardware_fma(float(a), float(b), float(c))
@@ -103,15 +103,29 @@ def _fma_compiled(a, b, c):
     return impl
 
 
-_lerp_scalar_weight = njit(error_model="numpy")(_opt.lerp_scalar_weight)
+_lerp_scalar_weight = njit(inline="always", error_model="numpy")(_opt.lerp_scalar_weight)
 
 
-@overload(_opt.lerp)
+@overload(_opt.lerp, inline="always")
 def _lerp_compiled(start, end, weight):
     def impl(start, end, weight):
         return _lerp_scalar_weight(start, end, weight)
 
     return impl
+
+
+def _constant(flag):
+    """A literal bool as a compile-time constant (so LLVM folds the branches it selects)."""
+    return flag
+
+
+@overload(_constant)
+def _constant_compiled(flag):
+    if isinstance(flag, types.BooleanLiteral):
+        if flag.literal_value:
+            return lambda flag: True
+        return lambda flag: False
+    return lambda flag: flag
 
 
 # The rules, compiled on scalars (not cached on their own: each kernel that inlines one is).
@@ -247,73 +261,80 @@ def _distance(x, n, minimizers, out, terms, acc, best):
 
 # ---------------------------------------------------------------------------------------------
 # Update rules over one coordinate row of a run of trials that share their hyperparameters.
-# The discrete options arrive as literals, so each combination compiles to branch-free code;
+# Each updates x in place. The discrete options arrive as literals, so each combination compiles
+# to branch-free code;
 # an absent state or weight decay is None, which numba compiles away.
 
 
 @njit(**_JIT)
-def _sgd_row(x, out, g, buf, lo, hi, step, lr, momentum, dampening, weight_decay, nesterov,
+def _sgd_row(x, g, buf, step, lr, momentum, dampening, weight_decay, nesterov,
              maximize):
     literally(nesterov)
     literally(maximize)
-    for i in range(lo, hi):
+    nesterov, maximize = _constant(nesterov), _constant(maximize)
+    for i in range(x.shape[0]):  # from 0: no negative-index wrap-around, so it vectorizes
         if buf is None:
-            out[i], _ = _sgd_rule(x[i], g[i], None, step, lr, momentum, dampening, weight_decay,
+            x[i], _ = _sgd_rule(x[i], g[i], None, step, lr, momentum, dampening, weight_decay,
                                   nesterov, maximize)
         else:
-            out[i], buf[i] = _sgd_rule(x[i], g[i], buf[i], step, lr, momentum, dampening,
+            x[i], buf[i] = _sgd_rule(x[i], g[i], buf[i], step, lr, momentum, dampening,
                                        weight_decay, nesterov, maximize)
 
 
 @njit(**_JIT)
-def _adagrad_row(x, out, g, state_sum, lo, hi, step, lr, lr_decay, eps, weight_decay, maximize):
+def _adagrad_row(x, g, state_sum, step, lr, lr_decay, eps, weight_decay, maximize):
     literally(maximize)
-    for i in range(lo, hi):
-        out[i], state_sum[i] = _adagrad_rule(x[i], g[i], state_sum[i], step, lr, lr_decay, eps,
+    maximize = _constant(maximize)
+    for i in range(x.shape[0]):  # from 0: no negative-index wrap-around, so it vectorizes
+        x[i], state_sum[i] = _adagrad_rule(x[i], g[i], state_sum[i], step, lr, lr_decay, eps,
                                              weight_decay, maximize)
 
 
 @njit(**_JIT)
-def _rmsprop_row(x, out, g, square_avg, grad_avg, buf, lo, hi, step, lr, alpha, eps,
+def _rmsprop_row(x, g, square_avg, grad_avg, buf, step, lr, alpha, eps,
                  weight_decay, momentum, maximize, first_gradient):
     literally(maximize)
     literally(first_gradient)
-    for i in range(lo, hi):
+    maximize, first_gradient = _constant(maximize), _constant(first_gradient)
+    for i in range(x.shape[0]):  # from 0: no negative-index wrap-around, so it vectorizes
         if grad_avg is None:
             if buf is None:
-                out[i], square_avg[i], _, _ = _rmsprop_rule(
+                x[i], square_avg[i], _, _ = _rmsprop_rule(
                     x[i], g[i], square_avg[i], None, None, step, lr, alpha, eps, weight_decay,
                     momentum, None, maximize, first_gradient)
             else:
-                out[i], square_avg[i], _, buf[i] = _rmsprop_rule(
+                x[i], square_avg[i], _, buf[i] = _rmsprop_rule(
                     x[i], g[i], square_avg[i], None, buf[i], step, lr, alpha, eps, weight_decay,
                     momentum, None, maximize, first_gradient)
         else:
             if buf is None:
-                out[i], square_avg[i], grad_avg[i], _ = _rmsprop_rule(
+                x[i], square_avg[i], grad_avg[i], _ = _rmsprop_rule(
                     x[i], g[i], square_avg[i], grad_avg[i], None, step, lr, alpha, eps,
                     weight_decay, momentum, None, maximize, first_gradient)
             else:
-                out[i], square_avg[i], grad_avg[i], buf[i] = _rmsprop_rule(
+                x[i], square_avg[i], grad_avg[i], buf[i] = _rmsprop_rule(
                     x[i], g[i], square_avg[i], grad_avg[i], buf[i], step, lr, alpha, eps,
                     weight_decay, momentum, None, maximize, first_gradient)
 
 
 @njit(**_JIT)
-def _adam_row(x, out, g, exp_avg, exp_avg_sq, max_exp_avg_sq, lo, hi, step, lr, beta1, beta2,
+def _adam_row(x, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2,
               eps, weight_decay, decoupled_weight_decay, maximize, bias_correction,
               first_gradient):
     literally(decoupled_weight_decay)
     literally(maximize)
     literally(bias_correction)
     literally(first_gradient)
-    for i in range(lo, hi):
+    decoupled_weight_decay = _constant(decoupled_weight_decay)
+    maximize, bias_correction = _constant(maximize), _constant(bias_correction)
+    first_gradient = _constant(first_gradient)
+    for i in range(x.shape[0]):  # from 0: no negative-index wrap-around, so it vectorizes
         if max_exp_avg_sq is None:
-            out[i], exp_avg[i], exp_avg_sq[i], _ = _adam_rule(
+            x[i], exp_avg[i], exp_avg_sq[i], _ = _adam_rule(
                 x[i], g[i], exp_avg[i], exp_avg_sq[i], None, step, lr, beta1, beta2, eps,
                 weight_decay, decoupled_weight_decay, maximize, bias_correction, first_gradient)
         else:
-            out[i], exp_avg[i], exp_avg_sq[i], max_exp_avg_sq[i] = _adam_rule(
+            x[i], exp_avg[i], exp_avg_sq[i], max_exp_avg_sq[i] = _adam_rule(
                 x[i], g[i], exp_avg[i], exp_avg_sq[i], max_exp_avg_sq[i], step, lr, beta1,
                 beta2, eps, weight_decay, decoupled_weight_decay, maximize, bias_correction,
                 first_gradient)
@@ -337,9 +358,10 @@ FLAGS = {
 
 
 @njit(**_JIT)
-def _update(x, out, g, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsprop, wd, f0, f1,
-            f2, f3, f4):
-    """One step of the optimizer on a block: ``out`` gets the new points.
+def _update(x, g, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsprop, wd, f0, f1, f2,
+            f3, f4):
+    """One step of the optimizer on a block, in place (separate input and output arrays would
+    need more run-time alias checks than LLVM makes before it vectorizes a loop).
 
     Exactly one of ``adam``, ``sgd``, ``adagrad``, ``rmsprop`` is its per-group hyperparameter
     table (the others are None), ``wd`` the weight-decay column or None when no trial of the
@@ -360,40 +382,40 @@ def _update(x, out, g, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmspr
             for d in range(D):
                 if s2 is None:
                     if wd is None:
-                        _adam_row(x[d], out[d], g[d], s0[d], s1[d], None, lo, hi, step, lr, b1,
+                        _adam_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], None, step, lr, b1,
                                   b2, eps, None, f1, f2, f3, f4)
                     else:
-                        _adam_row(x[d], out[d], g[d], s0[d], s1[d], None, lo, hi, step, lr, b1,
+                        _adam_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], None, step, lr, b1,
                                   b2, eps, wd[s], f1, f2, f3, f4)
                 elif wd is None:
-                    _adam_row(x[d], out[d], g[d], s0[d], s1[d], s2[d], lo, hi, step, lr, b1, b2,
+                    _adam_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], s2[d, lo:hi], step, lr, b1, b2,
                               eps, None, f1, f2, f3, f4)
                 else:
-                    _adam_row(x[d], out[d], g[d], s0[d], s1[d], s2[d], lo, hi, step, lr, b1, b2,
+                    _adam_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], s2[d, lo:hi], step, lr, b1, b2,
                               eps, wd[s], f1, f2, f3, f4)
         if sgd is not None:
             lr, mom, damp = sgd[s, 0], sgd[s, 1], sgd[s, 2]
             for d in range(D):
                 if s0 is None:
                     if wd is None:
-                        _sgd_row(x[d], out[d], g[d], None, lo, hi, step, lr, mom, damp, None, f0,
+                        _sgd_row(x[d, lo:hi], g[d, lo:hi], None, step, lr, mom, damp, None, f0,
                                  f1)
                     else:
-                        _sgd_row(x[d], out[d], g[d], None, lo, hi, step, lr, mom, damp, wd[s],
+                        _sgd_row(x[d, lo:hi], g[d, lo:hi], None, step, lr, mom, damp, wd[s],
                                  f0, f1)
                 elif wd is None:
-                    _sgd_row(x[d], out[d], g[d], s0[d], lo, hi, step, lr, mom, damp, None, f0, f1)
+                    _sgd_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], step, lr, mom, damp, None, f0, f1)
                 else:
-                    _sgd_row(x[d], out[d], g[d], s0[d], lo, hi, step, lr, mom, damp, wd[s], f0,
+                    _sgd_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], step, lr, mom, damp, wd[s], f0,
                              f1)
         if adagrad is not None:
             lr, decay, eps = adagrad[s, 0], adagrad[s, 1], adagrad[s, 2]
             for d in range(D):
                 if wd is None:
-                    _adagrad_row(x[d], out[d], g[d], s0[d], lo, hi, step, lr, decay, eps, None,
+                    _adagrad_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], step, lr, decay, eps, None,
                                  f0)
                 else:
-                    _adagrad_row(x[d], out[d], g[d], s0[d], lo, hi, step, lr, decay, eps, wd[s],
+                    _adagrad_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], step, lr, decay, eps, wd[s],
                                  f0)
         if rmsprop is not None:
             lr, alpha, eps, mom = rmsprop[s, 0], rmsprop[s, 1], rmsprop[s, 2], rmsprop[s, 3]
@@ -402,29 +424,29 @@ def _update(x, out, g, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmspr
                 if s1 is None:
                     if s2 is None or mom == 0.0:
                         if wd is None:
-                            _rmsprop_row(x[d], out[d], g[d], s0[d], None, None, lo, hi, step,
+                            _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], None, None, step,
                                          lr, alpha, eps, None, mom, f1, f2)
                         else:
-                            _rmsprop_row(x[d], out[d], g[d], s0[d], None, None, lo, hi, step,
+                            _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], None, None, step,
                                          lr, alpha, eps, wd[s], mom, f1, f2)
                     elif wd is None:
-                        _rmsprop_row(x[d], out[d], g[d], s0[d], None, s2[d], lo, hi, step, lr,
+                        _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], None, s2[d, lo:hi], step, lr,
                                      alpha, eps, None, mom, f1, f2)
                     else:
-                        _rmsprop_row(x[d], out[d], g[d], s0[d], None, s2[d], lo, hi, step, lr,
+                        _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], None, s2[d, lo:hi], step, lr,
                                      alpha, eps, wd[s], mom, f1, f2)
                 elif s2 is None or mom == 0.0:
                     if wd is None:
-                        _rmsprop_row(x[d], out[d], g[d], s0[d], s1[d], None, lo, hi, step, lr,
+                        _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], None, step, lr,
                                      alpha, eps, None, mom, f1, f2)
                     else:
-                        _rmsprop_row(x[d], out[d], g[d], s0[d], s1[d], None, lo, hi, step, lr,
+                        _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], None, step, lr,
                                      alpha, eps, wd[s], mom, f1, f2)
                 elif wd is None:
-                    _rmsprop_row(x[d], out[d], g[d], s0[d], s1[d], s2[d], lo, hi, step, lr,
+                    _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], s2[d, lo:hi], step, lr,
                                  alpha, eps, None, mom, f1, f2)
                 else:
-                    _rmsprop_row(x[d], out[d], g[d], s0[d], s1[d], s2[d], lo, hi, step, lr,
+                    _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], s2[d, lo:hi], step, lr,
                                  alpha, eps, wd[s], mom, f1, f2)
 
 
@@ -449,8 +471,8 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     T, D = x0.shape
     B = block
     n_terms = D if fn == PARABOLOID else D - 1
-    xa = np.empty((D, B))
-    xb = np.empty((D, B))
+    x = np.empty((D, B))
+    x_prev = np.empty((D, B))
     g = np.empty((D, B))
     terms = np.empty((max(n_terms, D), B))
     acc = np.empty((8, B))
@@ -459,6 +481,13 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     best = np.empty(B)
     bound = np.empty(B)
     runs = np.empty((B, 3), dtype=np.int64)
+    # The block's bookkeeping, all 64-bit so that one loop over trials vectorizes.
+    live = np.empty(B, dtype=np.int64)
+    hit = np.empty(B, dtype=np.int64)
+    outside = np.empty(B, dtype=np.int64)
+    died_at = np.empty(B, dtype=np.int64)
+    least = np.empty(B)
+    last_gap = np.empty(B)
     tiny = np.finfo(np.float64).tiny
     n_record = record_rows.shape[0]
     r_first = 0
@@ -480,7 +509,7 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
         # State at step 0.
         for d in range(D):
             for i in range(n):
-                xa[d, i] = x0[b0 + i, d]
+                x[d, i] = x0[b0 + i, d]
         if s0 is not None:
             s0[:, :] = 0.0
         if s1 is not None:
@@ -492,66 +521,75 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                 for d in range(D):
                     for i in range(runs[r, 0], runs[r, 1]):
                         s0[d, i] = 0.0 + adagrad[runs[r, 2], 3]
-        _value_and_grad(fn, fvec, fscalar, xa, n, f, g, terms, acc)
+        _value_and_grad(fn, fvec, fscalar, x, n, f, g, terms, acc)
         if by_distance:
-            _distance(xa, n, minimizers, crit, terms, acc, best)
+            _distance(x, n, minimizers, crit, terms, acc, best)
         for i in range(n):
             gap = f[i] - f_star
-            ok = np.isfinite(gap)
-            alive[b0 + i] = ok
-            diverged_at[b0 + i] = -1 if ok else 0
+            ok = np.isfinite(f[i])
             inside = ok and (crit[i] if by_distance else gap) <= target
-            first_hit[b0 + i] = 0 if inside else -1
-            last_outside[b0 + i] = -1 if inside else 0
-            best_gap[b0 + i] = gap if ok else np.inf
-            gap_last[b0 + i] = gap
+            live[i] = 1 if ok else 0
+            died_at[i] = -1 if ok else 0
+            hit[i] = 0 if inside else -1
+            outside[i] = -1 if inside else 0
+            least[i] = gap if ok else np.inf
+            last_gap[i] = gap
             bound[i] = divergence if bound_is_gap else divergence * max(gap, tiny)
             for d in range(D):
-                x_last[b0 + i, d] = xa[d, i]
+                x_last[b0 + i, d] = x[d, i]
         for r in range(r_first, r_last):
             i = record_rows[r] - b0
             for d in range(D):
-                points[r, 0, d] = xa[d, i]
+                points[r, 0, d] = x[d, i]
             gaps[r, 0] = f[i] - f_star
-        x, out = xa, xb
         for k in range(1, steps + 1):
-            _update(x, out, g, s0, s1, s2, runs, n_runs, float(k), adam, sgd, adagrad, rmsprop, wd,
+            for d in range(D):
+                for i in range(n):
+                    x_prev[d, i] = x[d, i]
+            _update(x, g, s0, s1, s2, runs, n_runs, float(k), adam, sgd, adagrad, rmsprop, wd,
                     f0, f1, f2, f3, f4)
-            _value_and_grad(fn, fvec, fscalar, out, n, f, g, terms, acc)
+            _value_and_grad(fn, fvec, fscalar, x, n, f, g, terms, acc)
             if by_distance:
-                _distance(out, n, minimizers, crit, terms, acc, best)
-            died = False
+                _distance(x, n, minimizers, crit, terms, acc, best)
+            died = 0
             for i in range(n):
-                t = b0 + i
                 gap = f[i] - f_star
-                was_alive = alive[t]
-                bad = was_alive & ~(gap <= bound[i])
-                now_alive = was_alive & ~bad
-                inside = (crit[i] if by_distance else gap) <= target
-                diverged_at[t] = k if bad else diverged_at[t]
-                alive[t] = now_alive
-                first_hit[t] = k if now_alive & inside & (first_hit[t] < 0) else first_hit[t]
-                last_outside[t] = k if now_alive & ~inside else last_outside[t]
-                best_gap[t] = gap if now_alive & (gap < best_gap[t]) else best_gap[t]
-                gap_last[t] = gap if now_alive else gap_last[t]
+                was = live[i]
+                ok = 1 if gap <= bound[i] else 0  # 0 for NaN
+                bad = was & (1 - ok)
+                now = was & ok
+                inside = 1 if (crit[i] if by_distance else gap) <= target else 0
+                first = 1 if hit[i] < 0 else 0
+                died_at[i] = k if bad == 1 else died_at[i]
+                live[i] = now
+                hit[i] = k if (now & inside & first) == 1 else hit[i]
+                outside[i] = k if (now & (1 - inside)) == 1 else outside[i]
+                least[i] = gap if (now == 1) & (gap < least[i]) else least[i]
+                last_gap[i] = gap if now == 1 else last_gap[i]
                 died |= bad
             if died:
                 # A diverged trial is frozen at its last point while alive: the previous one.
                 for i in range(n):
-                    if diverged_at[b0 + i] == k:
+                    if died_at[i] == k:
                         for d in range(D):
-                            x_last[b0 + i, d] = x[d, i]
+                            x_last[b0 + i, d] = x_prev[d, i]
             for r in range(r_first, r_last):
                 i = record_rows[r] - b0
-                if alive[b0 + i] or diverged_at[b0 + i] == k:
+                if live[i] == 1 or died_at[i] == k:
                     for d in range(D):
-                        points[r, k, d] = out[d, i]
+                        points[r, k, d] = x[d, i]
                     gaps[r, k] = f[i] - f_star
-            x, out = out, x
         for i in range(n):
-            if alive[b0 + i]:
+            t = b0 + i
+            alive[t] = live[i] == 1
+            first_hit[t] = hit[i]
+            last_outside[t] = outside[i]
+            diverged_at[t] = died_at[i]
+            best_gap[t] = least[i]
+            gap_last[t] = last_gap[i]
+            if live[i] == 1:
                 for d in range(D):
-                    x_last[b0 + i, d] = x[d, i]
+                    x_last[t, d] = x[d, i]
         r_first = r_last
 
 
@@ -578,8 +616,8 @@ def supports(function: str, params: dict, optimizer: str) -> bool:
 
 
 def block_size(dim: int) -> int:
-    """Trials per cache block: about 4096 coordinates, so that the block's state stays in L2."""
-    return int(max(8, min(512, 4096 // dim)))
+    """Trials per cache block: up to 16384 coordinates, so that the block's state stays in L2."""
+    return int(max(8, min(2048, 16384 // dim)))
 
 
 def _settings(optimizer: str, names: tuple, hyperparameters: dict, group_ids: np.ndarray):
@@ -603,6 +641,35 @@ def _flag(name: str, options: dict, spec) -> bool:
     if name == "first_gradient":
         return options.get("state_init", spec.hyperparameters["state_init"].default) == name
     return bool(options.get(name, spec.hyperparameters[name].default))
+
+
+_ENTRY_POINTS: dict = {}
+
+
+def _compiled(tables, wd, states, flags):
+    """The compiled :func:`run_chunk` for this combination of options, called directly.
+
+    Calling the dispatcher with literal-typed options re-runs numba's type inference on every
+    call before it finds the literal specialization (a fraction of a second each time); the
+    specialization's entry point, looked up once per process, skips that.
+    """
+    nones = tuple(v is None for v in (*tables, wd, *states))
+    key = (nones, tuple(flags))
+    entry = _ENTRY_POINTS.get(key)
+    if entry is not None:
+        return entry
+
+    def call(*args):
+        run_chunk(*args)
+        first_flag = len(nones)
+        for sig, compiled in run_chunk.overloads.items():
+            literal = sig[first_flag:first_flag + 5]
+            if (tuple(isinstance(t, types.NoneType) for t in sig[:first_flag]) == nones
+                    and all(getattr(t, "literal_value", None) is f for t, f in zip(literal, flags))):
+                _ENTRY_POINTS[key] = compiled.entry_point
+                break
+
+    return call
 
 
 def run_trials(function: str, params: dict, objective, optimizer: str, options: dict,
@@ -655,7 +722,7 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     points = np.full((len(record_rows), steps + 1, D), np.nan)
     gaps = np.full((len(record_rows), steps + 1), np.nan)
     if T:
-        run_chunk(
+        _compiled(tables, wd, states, flag_values)(
             *tables, wd, *states, *flag_values, np.ascontiguousarray(x0, dtype=np.float64),
             row_setting, code, fvec, fscalar, float(objective.f_star),
             np.ascontiguousarray(objective.minimizers, dtype=np.float64), int(steps),

@@ -99,6 +99,7 @@ def from_run(config: Config, output: RunOutput, started: _dt.datetime) -> Result
         "seed": config.seed,
         "started": started.isoformat(timespec="seconds"),
         "seconds": round(output.seconds, 6),
+        "execution": output.execution,
         "trials": int(output.plan.trials),
         "steps": config.steps,
         "versions": _versions(),

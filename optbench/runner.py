@@ -443,15 +443,30 @@ def _bounded(submit, tasks, window: int, wait_any):
 
 
 def _processes(tasks, workers: int):
-    import concurrent.futures as cf
     import multiprocessing
+    import queue
 
-    # fork: workers inherit the registries (user-defined functions and optimizers) and any
-    # kernel already compiled; they are started before any thread of this process.
-    context = multiprocessing.get_context("fork")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield from _bounded(pool.submit, tasks, 2 * workers,
-                            lambda p: cf.wait(p, return_when=cf.FIRST_COMPLETED))
+    # fork: the workers inherit the registries (user-defined functions and optimizers) and any
+    # kernel already compiled; Pool forks them all up front, before it starts its threads.
+    finished: queue.SimpleQueue = queue.SimpleQueue()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        in_flight = 0
+        for chunk in tasks:
+            pool.apply_async(run_chunk, (chunk,), callback=finished.put,
+                             error_callback=finished.put)
+            in_flight += 1
+            while in_flight >= 2 * workers:
+                in_flight -= 1
+                yield _returned(finished.get())
+        while in_flight:
+            in_flight -= 1
+            yield _returned(finished.get())
+
+
+def _returned(result):
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 def _dask(tasks, address: str):
