@@ -427,21 +427,6 @@ def _serial(tasks):
         yield run_chunk(chunk)
 
 
-def _bounded(submit, tasks, window: int, wait_any):
-    """Submit ``tasks`` keeping at most ``window`` in flight; yield results as they complete."""
-    pending = set()
-    for chunk in tasks:
-        pending.add(submit(chunk))
-        if len(pending) >= window:
-            done, pending = wait_any(pending)
-            for future in done:
-                yield future.result()
-    while pending:
-        done, pending = wait_any(pending)
-        for future in done:
-            yield future.result()
-
-
 def _processes(tasks, workers: int):
     import multiprocessing
     import queue
@@ -471,14 +456,23 @@ def _returned(result):
 
 def _dask(tasks, address: str):
     try:
-        from distributed import Client, wait
+        from distributed import Client, as_completed
     except ImportError:
         raise RuntimeError(
             "--dask needs dask.distributed: pip install 'optbench[dask]'") from None
     with Client(address, set_as_default=False) as client:
-        threads = sum(client.nthreads().values()) or 1
-        yield from _bounded(lambda c: client.submit(run_chunk, c, pure=False), tasks,
-                            2 * threads, lambda p: tuple(map(set, wait(p, return_when="FIRST_COMPLETED"))))
+        window = 2 * (sum(client.nthreads().values()) or 1)
+        finished = as_completed(loop=client.loop)
+        in_flight = 0
+        for chunk in tasks:
+            finished.add(client.submit(run_chunk, chunk, pure=False))
+            in_flight += 1
+            while in_flight >= window:
+                in_flight -= 1
+                yield next(finished).result()
+        while in_flight:
+            in_flight -= 1
+            yield next(finished).result()
 
 
 def run(config: Config, progress=None, *, workers: int | None = None,

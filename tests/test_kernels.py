@@ -1,0 +1,118 @@
+"""The compiled kernels against the NumPy loop they mirror (optbench.runner.run_trials).
+
+The NumPy loop is the reference: the kernels must give the same status, first-hit, settling and
+divergence steps for every trial, and the same points and gaps to 1e-12 of their scale (they
+differ only where NumPy's vectorized ``power`` rounds the bias corrections differently from the
+C library's ``pow`` that torch and the kernels use).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optbench import functions, optimizers, runner
+
+kernels = pytest.importorskip("optbench.kernels")
+
+STEPS = 150
+
+
+def both_loops(function, params, optimizer, options, x0, group_ids, *, target_kind="gap",
+               target=1e-6, divergence_kind="factor", divergence=1e6, record_rows=(0, 1)):
+    objective = functions.make_function(function, **params)
+    rules = {"target_kind": target_kind, "target": target, "divergence_kind": divergence_kind,
+             "divergence": divergence, "record_rows": np.asarray(record_rows, dtype=np.int64)}
+    reference = runner.run_trials(objective, optimizers.make_optimizer(optimizer, **options), x0,
+                                  STEPS, **rules)
+    raw, points, gaps = kernels.run_trials(function, params, objective, optimizer, options, x0,
+                                           group_ids, STEPS, **rules)
+    compiled = runner.finish(objective, target_kind, target, **raw)
+    return reference, (compiled, points, gaps)
+
+
+def assert_same(reference, compiled):
+    (want, want_points, want_gaps), (got, got_points, got_gaps) = reference, compiled
+    for name in ("status", "first_hit", "settled", "diverged_at"):
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert (want["status"] == runner.CONVERGED).any()  # the cases exercise the target
+    for name in ("final_gap", "best_gap", "final_distance"):
+        np.testing.assert_array_equal(np.isfinite(got[name]), np.isfinite(want[name]))
+    np.testing.assert_array_equal(np.isnan(got_points), np.isnan(want_points))
+    scale = np.nanmax(np.abs(want_points))
+    finite = np.isfinite(want_points)
+    assert np.all(np.abs(got_points[finite] - want_points[finite]) <= 1e-12 * scale)
+    gap_scale = np.nanmax(np.abs(want_gaps))
+    finite = np.isfinite(want_gaps)
+    assert np.all(np.abs(got_gaps[finite] - want_gaps[finite]) <= 1e-12 * gap_scale)
+    for name in ("final_gap", "best_gap"):
+        ok = np.isfinite(want[name])
+        assert np.all(np.abs(got[name][ok] - want[name][ok]) <= 1e-12 * gap_scale), name
+
+
+def sweep(T_per_group, values: dict, dim, seed=0, box=3.0):
+    """Trials of several groups: each hyperparameter list gives one value per group."""
+    groups = len(next(iter(values.values())))
+    rng = np.random.default_rng(seed)
+    x0 = rng.uniform(-box, box, (groups * T_per_group, dim))
+    group_ids = np.repeat(np.arange(groups), T_per_group)
+    options = {}
+    for name, vals in values.items():
+        if isinstance(vals, tuple):
+            options[name] = tuple(np.repeat(np.asarray(v, dtype=float), T_per_group) for v in vals)
+        else:
+            options[name] = np.repeat(np.asarray(vals, dtype=float), T_per_group)
+    return x0, group_ids, options
+
+
+PARABOLOID = ("paraboloid", {"a": [0.2, 2.0], "c": -5.0})
+
+CASES = [
+    ("adam", {"lr": [0.01, 0.1, 0.5, 3.0], "betas": ([0.0, 0.5, 0.9, 0.9], [0.999] * 4)}),
+    ("sgd", {"lr": [0.05, 0.2, 0.45, 0.6], "momentum": [0.5, 0.0, 0.9, 0.0]}),
+    ("adagrad", {"lr": [0.1, 1.0, 3.7, 8.0], "eps": [1e-10] * 4}),
+    ("rmsprop", {"lr": [0.001, 0.01, 0.1, 3.0], "alpha": [0.9] * 4}),
+]
+
+
+@pytest.mark.parametrize(("optimizer", "values"), CASES, ids=[c[0] for c in CASES])
+def test_kernel_equals_numpy_on_the_paraboloid(optimizer, values):
+    x0, group_ids, options = sweep(50, values, dim=2)
+    reference, compiled = both_loops(*PARABOLOID, optimizer, options, x0, group_ids,
+                                     record_rows=[0, 3, 60, 199])
+    assert_same(reference, compiled)
+    if optimizer == "sgd":  # lr 0.6 > 1 / max(a): diverged, frozen where they left
+        assert (reference[0]["status"] == runner.DIVERGED).sum() == 50
+
+
+@pytest.mark.parametrize("dim", [3, 12, 150])
+def test_kernel_equals_numpy_on_rosenbrock(dim):
+    """3, 12 and 150 coordinates: NumPy's pairwise sum has a different shape in each range."""
+    x0, group_ids, options = sweep(10, {"lr": [1e-3, 1e-2, 2e-2]}, dim=dim, box=1.5)
+    x0[:5] = 1.0 + 1e-4 * x0[:5]  # a few start next to the minimum, so some converge
+    reference, compiled = both_loops("rosenbrock", {"dim": dim}, "adam", options, x0, group_ids,
+                                     target=1e-3, divergence_kind="gap", divergence=1e8)
+    assert_same(reference, compiled)
+
+
+def test_kernel_distance_target_and_weight_decay():
+    x0, group_ids, options = sweep(40, {"lr": [0.05, 0.3], "weight_decay": [0.0, 0.1]}, dim=2)
+    reference, compiled = both_loops(*PARABOLOID, "adam", options, x0, group_ids,
+                                     target_kind="distance", target=1e-3)
+    assert_same(reference, compiled)
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 8, 9, 15, 16, 17, 100, 128, 129, 200, 300, 1000])
+def test_pairwise_sum_is_numpys(count):
+    rng = np.random.default_rng(count)
+    terms = rng.standard_normal((count, 5)) * 10.0 ** rng.uniform(-8, 8, (count, 5))
+    out = np.empty(5)
+    kernels._pairwise_sum(terms, 0, count, 5, out, np.empty((8, 5)))
+    np.testing.assert_array_equal(out, np.sum(np.ascontiguousarray(terms.T), axis=-1))
+
+
+def test_what_the_kernels_cover():
+    assert kernels.supports("paraboloid", {}, "adam")
+    assert kernels.supports("rosenbrock", {"dim": 50}, "sgd")
+    assert not kernels.supports("beale", {}, "adam")
+    assert not kernels.supports("paraboloid", {}, "lion")

@@ -1,0 +1,184 @@
+"""Scale: chunks, worker processes and Dask never change a result.
+
+Every trial's status, steps, gaps and recorded path must be bit-identical whatever the chunk
+size, the number of worker processes, local or Dask, on the compiled and on the NumPy loop,
+with gradient noise too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from optbench import config as cfg
+from optbench import runner
+from optbench.cli import ProgressBar, cli
+from optbench.sweep import plan
+
+CONFIG = """
+name: scale
+steps: 60
+record: 2
+target: {gap: 1.0e-4}
+functions:
+  - label: elongated
+    function: paraboloid
+    a: [0.2, 2.0]
+    c: -5
+    start: {random: 37, box: [[-5, 5], [-5, 5]]}
+  - label: banana
+    function: rosenbrock
+    dim: 3
+    start: {random: 11, box: [[-1.5, 1.5], [-1.5, 1.5], [-1.5, 1.5]]}
+  - label: noisy
+    function: paraboloid
+    a: [1.0, 1.0]
+    noise: 0.05
+    start: {random: 13}
+optimizers:
+  - label: adam
+    optimizer: adam
+    lr: {logspace: [0.01, 3, 5]}
+    betas: [[0.5, 0.9], 0.999]
+  - label: momentum
+    optimizer: sgd
+    lr: [0.1, 0.3, 0.6]
+    momentum: [0.0, 0.9]
+"""
+
+
+@pytest.fixture(scope="module")
+def config():
+    return cfg.loads(CONFIG, source="scale.yaml", default_name="scale")
+
+
+def assert_identical(a: runner.RunOutput, b: runner.RunOutput):
+    for name in runner.TrialOutcomes.FIELDS:
+        np.testing.assert_array_equal(getattr(a.outcomes, name), getattr(b.outcomes, name),
+                                      err_msg=name)  # NaN == NaN here, bit for bit otherwise
+    assert len(a.trajectories) == len(b.trajectories)
+    for p, q in zip(a.trajectories, b.trajectories):
+        for name in ("group", "trial", "points", "gaps"):
+            np.testing.assert_array_equal(getattr(p, name), getattr(q, name), err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def reference(config):
+    """One chunk per batch, in this process: the plain way to run."""
+    return {engine: runner.run(config, workers=1, chunk_trials=10**9, engine=engine)
+            for engine in ("numba", "numpy")}
+
+
+def test_the_config_exercises_every_path(reference):
+    out = reference["numba"]
+    status = out.outcomes.status
+    assert {runner.CONVERGED, runner.DIVERGED, runner.UNFINISHED} <= set(status.tolist())
+    # The noisy function runs on the NumPy loop, the others in the kernels.
+    noisy = 13 * 10 + 13 * 6
+    assert out.execution["trials_per_loop"] == {"numba": len(status) - noisy, "numpy": noisy}
+    assert reference["numpy"].execution["trials_per_loop"]["numba"] == 0
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+@pytest.mark.parametrize("chunk_trials", [1, 7, 64])
+def test_chunk_size_changes_nothing(config, reference, engine, chunk_trials):
+    assert_identical(runner.run(config, workers=1, chunk_trials=chunk_trials, engine=engine),
+                     reference[engine])
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_worker_processes_change_nothing(config, reference, engine):
+    out = runner.run(config, workers=2, chunk_trials=16, engine=engine)
+    assert out.execution["mode"] == "processes" and out.execution["workers"] == 2
+    assert_identical(out, reference[engine])
+
+
+def test_noise_is_keyed_by_the_global_trial_not_the_chunk(config, reference):
+    out = reference["numpy"]
+    noisy = out.outcomes.group >= out.plan.batches[4].first_group
+    # Same start points and settings, different trials: the noise differs, so do the gaps.
+    gaps = out.outcomes.final_gap[noisy]
+    assert len(np.unique(gaps)) > len(gaps) // 2
+
+
+def test_engine_auto_uses_the_kernel_for_large_batches_only(config):
+    the_plan = plan(config)
+    assert [runner.batch_engine(b, config.steps, "auto") for b in the_plan.batches] == [
+        "numpy"] * len(the_plan.batches)
+    big = the_plan.batches[0]
+    assert runner.batch_engine(big, int(runner.KERNEL_MIN_WORK), "auto") == "numba"
+
+
+def test_recorded_rows_without_building_the_batch(config):
+    for batch in plan(config).batches:
+        for per_group in (0, 1, 2, 50):
+            np.testing.assert_array_equal(runner.recorded_rows(batch, per_group),
+                                          runner._recorded_rows(batch.group_ids, per_group))
+
+
+def test_progress_is_reported_per_chunk_up_to_the_total(config):
+    seen = []
+    runner.run(config, progress=lambda done, total: seen.append((done, total)), workers=1,
+               chunk_trials=100, engine="numpy")
+    total = plan(config).trials
+    assert seen[-1] == (total, total)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and len(seen) > 5
+
+
+def test_progress_bar_waits_a_second_then_shows_rate_and_eta():
+    import io
+
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True)
+    bar = ProgressBar(console, "running")
+    bar(10, 100)
+    assert bar.bar is None  # a short run stays quiet
+    bar.started -= 2.0
+    bar(40, 100)
+    task = bar.bar.tasks[0]
+    assert (task.completed, task.total) == (40, 100)
+    assert task.fields["rate"].endswith("trials/s")
+    bar.close()
+
+
+def test_dask_cluster_gives_the_local_results(config, reference):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        for engine in ("numba", "numpy"):
+            out = runner.run(config, dask=cluster.scheduler_address, chunk_trials=32,
+                             engine=engine)
+            assert out.execution["mode"] == "dask"
+            assert_identical(out, reference[engine])
+
+
+def test_cli_workers_and_chunk_size_save_the_same_trials(tmp_path):
+    path = tmp_path / "scale.yaml"
+    path.write_text(CONFIG)
+    saved = []
+    for extra in ([], ["--workers", "2", "--chunk-size", "5", "--engine", "numba"],
+                  ["--workers", "1", "--chunk-size", "3", "--engine", "numba"]):
+        result = CliRunner().invoke(cli, ["run", str(path), "--out", str(tmp_path / "r"), "-q",
+                                          *extra])
+        assert result.exit_code == 0, result.output
+        with np.load(f"{result.output.strip()}/trials.npz") as npz:
+            saved.append({k: npz[k] for k in npz.files})
+    for other in saved[1:]:
+        for name in ("status", "first_hit", "settled", "diverged_at"):
+            np.testing.assert_array_equal(other[name], saved[0][name])
+    for name in saved[1]:
+        np.testing.assert_array_equal(saved[1][name], saved[2][name])
+
+
+def test_cli_unreachable_dask_scheduler_is_one_line(tmp_path):
+    pytest.importorskip("distributed")
+    path = tmp_path / "scale.yaml"
+    path.write_text(CONFIG)
+    result = CliRunner().invoke(cli, ["run", str(path), "--out", str(tmp_path / "r"), "-q",
+                                      "--dask", "tcp://127.0.0.1:9"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("summary.json"))
