@@ -454,7 +454,7 @@ def _update(x, g, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsprop, w
 def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x0, row_setting,
               fn, fvec, fscalar, f_star, minimizers, steps, by_distance, target, bound_is_gap,
               divergence, record_rows, points, gaps, block, first_hit, last_outside,
-              diverged_at, best_gap, gap_last, alive, x_last):
+              diverged_at, best_gap, gap_last, alive, x_last, ladder, ladder_hits):
     """Run ``steps`` updates of every trial of ``x0 (T, D)``; fill the per-trial outputs.
 
     Mirrors :func:`optbench.runner.run_trials` step for step (see there for the definitions):
@@ -462,6 +462,8 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     ``x_last`` are written per trial; ``points``/``gaps`` per recorded row (``record_rows``,
     sorted). The optimizer arguments are those of :func:`_update`; ``s0..s2`` are ``(D, B)``
     buffers of ``block`` trials, the width of the blocks the chunk is cut into.
+    ``ladder_hits (T, L)`` (or None) gets each trial's first step with a best gap at or below
+    each rung of the descending ``ladder``.
     """
     literally(f0)
     literally(f1)
@@ -488,6 +490,8 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     died_at = np.empty(B, dtype=np.int64)
     least = np.empty(B)
     last_gap = np.empty(B)
+    rung = np.empty(B, dtype=np.int64)  # rungs of the ladder reached: a prefix of it
+    n_rungs = ladder.shape[0]
     tiny = np.finfo(np.float64).tiny
     n_record = record_rows.shape[0]
     r_first = 0
@@ -534,9 +538,20 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             outside[i] = -1 if inside else 0
             least[i] = gap if ok else np.inf
             last_gap[i] = gap
-            bound[i] = divergence if bound_is_gap else divergence * max(gap, tiny)
+            # A trial that starts inside a gap target is not diverged for moving within it.
+            scale = target if not by_distance and gap < target else gap
+            scale = max(scale, tiny)  # NaN stays NaN, as np.maximum
+            bound[i] = divergence if bound_is_gap else divergence * scale
             for d in range(D):
                 x_last[b0 + i, d] = x[d, i]
+            if ladder_hits is not None:
+                r = 0
+                while r < n_rungs and ladder[r] >= least[i]:
+                    ladder_hits[b0 + i, r] = 0
+                    r += 1
+                rung[i] = r
+                for j in range(r, n_rungs):
+                    ladder_hits[b0 + i, j] = -1
         for r in range(r_first, r_last):
             i = record_rows[r] - b0
             for d in range(D):
@@ -567,6 +582,14 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                 least[i] = gap if (now == 1) & (gap < least[i]) else least[i]
                 last_gap[i] = gap if now == 1 else last_gap[i]
                 died |= bad
+            if ladder_hits is not None:
+                for i in range(n):
+                    r = rung[i]
+                    if r < n_rungs and ladder[r] >= least[i]:
+                        while r < n_rungs and ladder[r] >= least[i]:
+                            ladder_hits[b0 + i, r] = k
+                            r += 1
+                        rung[i] = r
             if died:
                 # A diverged trial is frozen at its last point while alive: the previous one.
                 for i in range(n):
@@ -646,14 +669,14 @@ def _flag(name: str, options: dict, spec) -> bool:
 _ENTRY_POINTS: dict = {}
 
 
-def _compiled(tables, wd, states, flags):
+def _compiled(tables, wd, states, flags, ladder_hits):
     """The compiled :func:`run_chunk` for this combination of options, called directly.
 
     Calling the dispatcher with literal-typed options re-runs numba's type inference on every
     call before it finds the literal specialization (a fraction of a second each time); the
     specialization's entry point, looked up once per process, skips that.
     """
-    nones = tuple(v is None for v in (*tables, wd, *states))
+    nones = tuple(v is None for v in (*tables, wd, *states)) + (ladder_hits is None,)
     key = (nones, tuple(flags))
     entry = _ENTRY_POINTS.get(key)
     if entry is not None:
@@ -661,10 +684,11 @@ def _compiled(tables, wd, states, flags):
 
     def call(*args):
         run_chunk(*args)
-        first_flag = len(nones)
+        first_flag = len(nones) - 1
         for sig, compiled in run_chunk.overloads.items():
             literal = sig[first_flag:first_flag + 5]
-            if (tuple(isinstance(t, types.NoneType) for t in sig[:first_flag]) == nones
+            if (tuple(isinstance(t, types.NoneType) for t in sig[:first_flag]) == nones[:-1]
+                    and isinstance(sig[-1], types.NoneType) == nones[-1]
                     and all(getattr(t, "literal_value", None) is f for t, f in zip(literal, flags))):
                 _ENTRY_POINTS[key] = compiled.entry_point
                 break
@@ -675,13 +699,15 @@ def _compiled(tables, wd, states, flags):
 def run_trials(function: str, params: dict, objective, optimizer: str, options: dict,
                x0: np.ndarray, group_ids: np.ndarray, steps: int, *, target_kind: str,
                target: float, divergence_kind: str, divergence: float,
-               record_rows: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
+               record_rows: np.ndarray, ladder: np.ndarray | None = None,
+               ) -> tuple[dict, np.ndarray, np.ndarray]:
     """The compiled counterpart of the loop of :func:`optbench.runner.run_trials`.
 
     ``options`` holds the optimizer's arguments for these rows, as ``Batch.take`` gives them
     (checked by the factory beforehand); ``group_ids`` tells which rows share them. Returns the
     raw per-trial arrays (``first_hit``, ``last_outside``, ``diverged_at``, ``best_gap``,
-    ``gap_last``, ``alive``, ``x_last``) and the recorded ``points``, ``gaps``.
+    ``gap_last``, ``alive``, ``x_last``, and ``ladder_hits (T, L)`` when a descending
+    ``ladder`` of targets is given, else None) and the recorded ``points``, ``gaps``.
     """
     spec = _opt.OPTIMIZERS[optimizer]
     code, fvec, fscalar = function_code(function, params)
@@ -718,17 +744,20 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
         "gap_last": np.empty(T),
         "alive": np.empty(T, dtype=np.bool_),
         "x_last": np.empty((T, D)),
+        "ladder_hits": None if ladder is None else np.empty((T, len(ladder)), dtype=np.int32),
     }
+    ladder = np.zeros(0) if ladder is None else np.ascontiguousarray(ladder, dtype=np.float64)
     points = np.full((len(record_rows), steps + 1, D), np.nan)
     gaps = np.full((len(record_rows), steps + 1), np.nan)
     if T:
-        _compiled(tables, wd, states, flag_values)(
+        _compiled(tables, wd, states, flag_values, out["ladder_hits"])(
             *tables, wd, *states, *flag_values, np.ascontiguousarray(x0, dtype=np.float64),
             row_setting, code, fvec, fscalar, float(objective.f_star),
             np.ascontiguousarray(objective.minimizers, dtype=np.float64), int(steps),
             target_kind == "distance", float(target), divergence_kind == "gap", float(divergence),
             record_rows, points, gaps, B, out["first_hit"], out["last_outside"], out["diverged_at"],
-            out["best_gap"], out["gap_last"], out["alive"], out["x_last"],
+            out["best_gap"], out["gap_last"], out["alive"], out["x_last"], ladder,
+            out["ladder_hits"],
         )
     return out, points, gaps
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from .config import Config
 from .noise import GradientNoise
-from .optimizers import OPTIMIZERS
+from .optimizers import OPTIMIZERS, SCHEDULE_KEY
 from .sweep import Batch, Plan, make_objective, plan
 
 CONVERGED, DIVERGED, UNFINISHED = 0, 1, 2
@@ -251,6 +251,7 @@ class Chunk:
     divergence: float
     seed: int
     engine: str  # "numba" (the compiled kernel where it covers the chunk) or "numpy"
+    ladder: bool = True  # record each trial's first step on every rung of LADDER
 
     @property
     def trials(self) -> int:
@@ -307,6 +308,7 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
     kernels = _kernels() if chunk.engine != "numpy" else None
     use_kernel = (
         kernels is not None and not chunk.function.noise and not objective.unbounded
+        and chunk.options.get(SCHEDULE_KEY) is None
         and kernels.supports(chunk.function.function, chunk.function.params, chunk.optimizer)
     )
     rules = {"target_kind": chunk.target_kind, "target": chunk.target,
@@ -315,7 +317,8 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
     if use_kernel:
         raw, points, gaps = kernels.run_trials(
             chunk.function.function, chunk.function.params, objective, chunk.optimizer,
-            chunk.options, chunk.x0, chunk.group_ids, chunk.steps, **rules)
+            chunk.options, chunk.x0, chunk.group_ids, chunk.steps, **rules,
+            ladder=LADDER if chunk.ladder else None)
         outcomes = finish(objective, chunk.target_kind, chunk.target, **raw)
     else:
         noise = (GradientNoise(sigma=chunk.function.noise, seed=chunk.seed,
@@ -323,6 +326,8 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
         outcomes, points, gaps = run_trials(
             objective, optimizer, chunk.x0, chunk.steps, **rules,
             trial_ids=chunk.first_trial + np.arange(chunk.trials), noise=noise)
+        if not chunk.ladder:
+            outcomes["ladder_hits"] = None
     return ChunkResult(batch=chunk.batch, offset=chunk.offset, record_slot=chunk.record_slot,
                        outcomes=outcomes, points=points, gaps=gaps,
                        engine="numba" if use_kernel else "numpy")
@@ -335,6 +340,11 @@ def default_chunk_trials(dim: int, total_trials: int, workers: int) -> int:
     share = -(-total_trials // (4 * max(workers, 1)))
     return int(max(1, min(cap, max(share, 1024))))
 
+
+#: Runs of up to this many trials keep each trial's first step on every rung of the ladder
+#: (``ladder_hits``, 204 bytes a trial: 200 MB here); larger runs keep the per-trial outcomes
+#: only (about 60 bytes a trial), so that memory stays bounded, and have no ECDF.
+LADDER_MAX_TRIALS = 1_000_000
 
 #: A batch with at least this much work (trials x coordinates x steps) runs in a compiled kernel
 #: under ``engine="auto"``; below it the NumPy loop is done before a kernel would have compiled
@@ -371,7 +381,7 @@ def chunks(the_plan: Plan, config: Config, chunk_trials: int | None = None, engi
                 record_rows=rows[first:last] - lo, record_slot=int(first), steps=config.steps,
                 target_kind=config.target.kind, target=config.target.value,
                 divergence_kind=config.divergence.kind, divergence=config.divergence.value,
-                seed=config.seed, engine=loop,
+                seed=config.seed, engine=loop, ladder=the_plan.trials <= LADDER_MAX_TRIALS,
             )
         first_trial += batch.trials
 
@@ -512,6 +522,8 @@ def run(config: Config, progress=None, *, workers: int | None = None,
         ("group", np.int64), ("status", np.int8), ("first_hit", np.int64),
         ("settled", np.int64), ("diverged_at", np.int64), ("final_gap", np.float64),
         ("best_gap", np.float64), ("final_distance", np.float64))}
+    fields["ladder_hits"] = (np.empty((total, len(LADDER)), dtype=np.int32)
+                             if total <= LADDER_MAX_TRIALS else None)
     starts = np.cumsum([0] + [b.trials for b in the_plan.batches])
     trajectories = []
     for b, batch in enumerate(the_plan.batches):
@@ -530,7 +542,8 @@ def run(config: Config, progress=None, *, workers: int | None = None,
         index = np.arange(result.offset, result.offset + n) // len(batch.x_start)
         fields["group"][lo:lo + n] = batch.first_group + index
         for name, values in result.outcomes.items():
-            fields[name][lo:lo + n] = values
+            if values is not None:
+                fields[name][lo:lo + n] = values
         paths = trajectories[result.batch]
         slots = slice(result.record_slot, result.record_slot + len(result.gaps))
         paths.points[slots] = result.points

@@ -26,14 +26,14 @@ def both_loops(function, params, optimizer, options, x0, group_ids, *, target_ki
     reference = runner.run_trials(objective, optimizers.make_optimizer(optimizer, **options), x0,
                                   STEPS, **rules)
     raw, points, gaps = kernels.run_trials(function, params, objective, optimizer, options, x0,
-                                           group_ids, STEPS, **rules)
+                                           group_ids, STEPS, **rules, ladder=runner.LADDER)
     compiled = runner.finish(objective, target_kind, target, **raw)
     return reference, (compiled, points, gaps)
 
 
 def assert_same(reference, compiled):
     (want, want_points, want_gaps), (got, got_points, got_gaps) = reference, compiled
-    for name in ("status", "first_hit", "settled", "diverged_at"):
+    for name in ("status", "first_hit", "settled", "diverged_at", "ladder_hits"):
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
     assert (want["status"] == runner.CONVERGED).any()  # the cases exercise the target
     for name in ("final_gap", "best_gap", "final_distance"):
