@@ -160,15 +160,15 @@ def run_results(config, quiet: bool = False, execution: dict | None = None):
 @click.option("--quiet", "-q", is_flag=True, help="Print only the path of the saved run (no progress bar).")
 @click.option("--plots/--no-plots", default=True, show_default=True,
               help="Draw the PNG plots, report.html and report.md into the run directory.")
-@click.option("--workers", "-j", type=click.IntRange(min=1), default=None,
+@click.option("--workers", "-j", metavar="N", type=click.IntRange(min=1), default=None,
               help="Worker processes.  [default: the cores available; small runs use one]")
 @click.option("--dask", "dask_address", metavar="ADDRESS", default=None,
               help="Run the chunks on this Dask distributed scheduler (e.g. tcp://10.0.0.1:8786).")
-@click.option("--engine", type=click.Choice(["auto", "numba", "numpy"]), default="auto",
-              show_default=True,
+@click.option("--engine", metavar="ENGINE", type=click.Choice(["auto", "numba", "numpy"]),
+              default="auto", show_default=True,
               help="numba: compiled kernels wherever they cover a batch; numpy: the reference loop; "
                    "auto: kernels for large batches.")
-@click.option("--chunk-size", "chunk_trials", type=click.IntRange(min=1), default=None,
+@click.option("--chunk-size", "chunk_trials", metavar="N", type=click.IntRange(min=1), default=None,
               help="Trials per chunk (results do not depend on it).  [default: about 2^18 "
                    "coordinates]")
 def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool, plots: bool,
