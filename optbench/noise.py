@@ -4,10 +4,11 @@ A function entry with ``noise: SIGMA`` adds :math:`\xi \sim \mathcal N(0, \sigma
 component of every gradient the optimizer sees (the value :math:`f` stays exact). Each
 :math:`\xi` is a pure function of the key
 
-    (run seed, function index, global trial index, step, coordinate)
+    (run seed, function index, start point index, step, coordinate)
 
 and of nothing else, so a trial's noise does not depend on how trials are batched, chunked,
-ordered or spread over workers. The key words are absorbed one by one into a 64-bit state with
+ordered or spread over workers, and every optimizer and setting run from the same start meets
+the same noise (common random numbers). The key words are absorbed one by one into a 64-bit state with
 the SplitMix64 finaliser (Steele, Lea & Flood, "Fast splittable pseudorandom number
 generators", OOPSLA 2014), two further finaliser rounds give two 53-bit uniforms, and the
 Box–Muller transform (Box & Muller, Ann. Math. Statist. 29, 1958) turns them into a standard

@@ -22,8 +22,10 @@ and distance everywhere, so its trials never converge; the divergence bound then
 the bound, and is unfinished otherwise.
 
 With gradient noise (:mod:`optbench.noise`), the gradient at ``x_k`` is
-``grad f(x_k) + sigma * xi`` with ``xi`` keyed by the trial's global index and ``k``; the value
-``f(x_k)`` and so every gap stay exact.
+``grad f(x_k) + sigma * xi`` with ``xi`` keyed by the trial's start point (its index among the
+function's start points) and ``k``: every optimizer and setting meets the same noise from the
+same start (common random numbers, a fairer comparison), and adding or reordering config entries
+changes nobody's noise. The value ``f(x_k)`` and so every gap stay exact.
 """
 
 from __future__ import annotations
@@ -120,20 +122,20 @@ def finish(objective, target_kind: str, target: float, *, alive, first_hit, last
 def run_trials(
     objective, optimizer, x0: np.ndarray, steps: int, *, target_kind: str, target: float,
     divergence_kind: str, divergence: float, record_rows: np.ndarray,
-    trial_ids: np.ndarray | None = None, noise: GradientNoise | None = None,
+    noise_keys: np.ndarray | None = None, noise: GradientNoise | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Run ``steps`` updates from ``x0 (T, D)``; return outcome arrays and recorded paths.
 
-    ``noise``, if given, is added to every gradient; ``trial_ids (T,)`` are the trials' global
-    indices that key it (default ``0..T-1``).
+    ``noise``, if given, is added to every gradient; ``noise_keys (T,)`` key each trial's noise
+    stream (the runner passes the start-point index; default ``0..T-1``).
 
     Returns ``(outcomes, points (R, K+1, D), gaps (R, K+1))`` where ``outcomes`` holds the
     per-trial arrays of :class:`TrialOutcomes` (all but ``group``).
     """
     T, D = x0.shape
     f_star = objective.f_star
-    if trial_ids is None:
-        trial_ids = np.arange(T)
+    if noise_keys is None:
+        noise_keys = np.arange(T)
 
     def excess(f, gap):
         """What the divergence bound applies to: the gap, or |f| when f is unbounded below."""
@@ -144,7 +146,7 @@ def run_trials(
         state = optimizer.init(x)
         f, g = objective.value_and_grad(x)
         if noise is not None:
-            g = g + noise.sample(trial_ids, 0, D)
+            g = g + noise.sample(noise_keys, 0, D)
         gap = f - f_star
 
         def criterion(x, gap):
@@ -180,7 +182,7 @@ def run_trials(
             x, state = optimizer.update(x, g, state, k)
             f, g = objective.value_and_grad(x)
             if noise is not None:
-                g = g + noise.sample(trial_ids, k, D)
+                g = g + noise.sample(noise_keys, k, D)
             gap = f - f_star
             bad = alive & ~(excess(f, gap) <= bound)  # also catches NaN
             if bad.any():
@@ -235,7 +237,8 @@ class Chunk:
 
     batch: int  # index of the batch in the plan
     offset: int  # first row of the chunk within its batch
-    first_trial: int  # global index of the chunk's first trial (keys the gradient noise)
+    first_trial: int  # global index of the chunk's first trial
+    n_starts: int  # start points per group: row r of the batch starts from start r % n_starts
     function: object  # config.FunctionEntry
     function_index: int
     optimizer: str
@@ -325,7 +328,7 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
                                function=chunk.function_index) if chunk.function.noise else None)
         outcomes, points, gaps = run_trials(
             objective, optimizer, chunk.x0, chunk.steps, **rules,
-            trial_ids=chunk.first_trial + np.arange(chunk.trials), noise=noise)
+            noise_keys=(chunk.offset + np.arange(chunk.trials)) % chunk.n_starts, noise=noise)
         if not chunk.ladder:
             outcomes["ladder_hits"] = None
     return ChunkResult(batch=chunk.batch, offset=chunk.offset, record_slot=chunk.record_slot,
@@ -375,7 +378,8 @@ def chunks(the_plan: Plan, config: Config, chunk_trials: int | None = None, engi
             x0, group_ids, hypers = batch.rows(lo, hi)
             first, last = np.searchsorted(rows, [lo, hi])
             yield Chunk(
-                batch=b, offset=lo, first_trial=first_trial + lo, function=batch.function,
+                batch=b, offset=lo, first_trial=first_trial + lo, n_starts=len(batch.x_start),
+                function=batch.function,
                 function_index=batch.function_index, optimizer=batch.optimizer,
                 options=batch.options(hypers), x0=x0, group_ids=group_ids,
                 record_rows=rows[first:last] - lo, record_slot=int(first), steps=config.steps,
@@ -384,29 +388,6 @@ def chunks(the_plan: Plan, config: Config, chunk_trials: int | None = None, engi
                 seed=config.seed, engine=loop, ladder=the_plan.trials <= LADDER_MAX_TRIALS,
             )
         first_trial += batch.trials
-
-
-def run_batch(batch: Batch, config: Config, first_trial: int) -> tuple[TrialOutcomes, Trajectories]:
-    """Run one batch in full on the NumPy path; ``first_trial`` is the global index of its first
-    trial. (The reference loop in one piece; :func:`run` chunks and dispatches.)"""
-    spec = OPTIMIZERS[batch.optimizer]
-    optimizer = spec.factory(**batch.take(slice(None)))
-    group_ids = batch.group_ids
-    rows = _recorded_rows(group_ids, config.record)
-    noise = None
-    if batch.function.noise:
-        noise = GradientNoise(sigma=batch.function.noise, seed=config.seed,
-                              function=batch.function_index)
-    outcomes, points, gaps = run_trials(
-        batch.objective, optimizer, batch.x0, config.steps,
-        target_kind=config.target.kind, target=config.target.value,
-        divergence_kind=config.divergence.kind, divergence=config.divergence.value,
-        record_rows=rows, trial_ids=first_trial + np.arange(batch.trials), noise=noise,
-    )
-    return (
-        TrialOutcomes(group=group_ids, **outcomes),
-        Trajectories(group=group_ids[rows], trial=first_trial + rows, points=points, gaps=gaps),
-    )
 
 
 @dataclass

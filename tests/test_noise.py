@@ -91,7 +91,7 @@ def run_noisy(x0, trial_ids, lr, sigma=0.5, seed=3, steps=60):
     rows = np.arange(len(x0))
     return run_trials(objective, sgd(lr=lr), x0, steps, target_kind="gap", target=1e-3,
                       divergence_kind="factor", divergence=1e6, record_rows=rows,
-                      trial_ids=trial_ids, noise=gradient_noise)
+                      noise_keys=trial_ids, noise=gradient_noise)
 
 
 def test_runner_adds_the_keyed_noise_to_each_gradient():
@@ -187,3 +187,47 @@ def test_run_tables_name_the_noise_of_each_function(tmp_path):
     assert len(captions) == 2
     assert "8 random starts · gradient noise σ = 0.2 · target" in captions[0]
     assert "gradient noise" not in captions[1]
+
+
+NOISY_CONFIG = """
+name: noisy
+seed: 11
+steps: 80
+target: {gap: 1.0e-3}
+functions:
+  - label: bowl
+    function: paraboloid
+    a: [0.2, 2.0]
+    noise: 0.3
+    start: {random: 3, box: [[-3, 3], [-3, 3]], seed: 2}
+optimizers:
+"""
+ENTRY_A = "  - {label: a, optimizer: sgd, lr: [0.1, 0.2]}\n"
+ENTRY_B = "  - {label: b, optimizer: adam, lr: 0.05}\n"
+ENTRY_C = "  - {label: c, optimizer: sgd, lr: 0.2}\n"
+
+
+def _outcomes_by_group(yaml_text):
+    output = run(loads(yaml_text, source="noisy.yaml"))
+    rows = {}
+    for group in output.plan.groups:
+        mask = output.outcomes.group == group.id
+        key = (group.optimizer_label, group.setting())
+        rows[key] = {name: values[mask] for name, values in output.outcomes.as_dict().items()
+                     if name != "group" and values is not None}
+    return rows
+
+
+def test_noise_is_keyed_by_start_point_so_settings_share_it_whatever_the_entry_order():
+    forward = _outcomes_by_group(NOISY_CONFIG + ENTRY_A + ENTRY_B + ENTRY_C)
+    backward = _outcomes_by_group(NOISY_CONFIG + ENTRY_C + ENTRY_B + ENTRY_A)
+    assert forward.keys() == backward.keys()
+    for key, values in forward.items():
+        for name, array in values.items():
+            np.testing.assert_array_equal(backward[key][name], array, err_msg=f"{key} {name}")
+    # The same setting in two entries meets the same noise from the same starts: equal results.
+    for name, array in forward[("c", "-")].items():
+        np.testing.assert_array_equal(forward[("a", "lr=0.2")][name], array, err_msg=name)
+    # ... while the noise is really there: another seed changes the outcome.
+    other = _outcomes_by_group((NOISY_CONFIG + ENTRY_C).replace("seed: 11", "seed: 12"))
+    assert not np.array_equal(other[("c", "-")]["best_gap"], forward[("c", "-")]["best_gap"])
