@@ -610,8 +610,8 @@ def adam_rule(
         "decoupled_weight_decay": ("decay the weights directly, as AdamW does", None),
         "maximize": ("maximize the objective instead of minimizing", None),
         "bias_correction": ("divide the moments by 1 − βᵗ; false is the book's form", None),
-        "state_init": ("'zeros' as torch, or 'first_gradient': m_1 = g_1, v_1 = g_1², the book's "
-                       "form", STATE_INIT_CHOICES),
+        "state_init": ("'zeros' as torch, or 'first_gradient': m_1 = g_1, v_1 = g_1² (the book)",
+                       STATE_INIT_CHOICES),
     },
 )
 def adam(
