@@ -1,0 +1,337 @@
+"""optbench's runner against hand-written alternatives, in element-updates per second.
+
+One element-update is one coordinate of one trial advanced by one step, with the function's
+value and gradient and the first-hit bookkeeping (the step at which f - f* <= 1e-6). Every
+variant does that same work in float64:
+
+* optbench      ``runner.run`` (compiled kernels, worker processes, chunks, all bookkeeping);
+* optbench-numpy the same runner on its NumPy reference loop (``engine="numpy"``);
+* torch-batched  ``torch.optim`` on one ``(T, D)`` tensor, gradient and bookkeeping as tensors;
+* torch-trial    ``torch.optim`` one trial at a time (timed on a sample, extrapolated);
+* jax-vmap       JAX + optax: ``vmap`` over trials of a ``lax.scan`` over steps, under ``jit``;
+* jax-chunked    the same, ``lax.map`` over chunks of 1024 trials.
+
+Run from the repository root (JAX and optax are optional: ``pip install jax optax``)::
+
+    python3 benchmarks/bench_speed.py            # every case
+    python3 benchmarks/bench_speed.py --quick    # 1e3 and 1e5 trials only
+
+Ratios are optbench's rate over each variant's, measured in the same run; compare them rather
+than absolute rates on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from optbench import config as cfg
+from optbench import runner
+
+TARGET = 1e-6
+A = np.array([0.2, 2.0])  # the book's elongated paraboloid (c = 0)
+OPTIMIZERS = {
+    "sgd-momentum": ("sgd", {"lr": 0.01, "momentum": 0.9}),
+    "adam": ("adam", {"lr": 0.01}),
+}
+FUNCTIONS = {"paraboloid-2d": 2, "rosenbrock-100d": 100}
+STEPS = {"paraboloid-2d": 200, "rosenbrock-100d": 20}
+#: The slow peers are timed on at most this many coordinates a step (rates extrapolate).
+PEER_ELEMENTS = 10**7
+PER_TRIAL_SAMPLE = 100
+
+
+def start_points(trials: int, dim: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    if dim == 2:
+        return rng.uniform(-5.0, 5.0, (trials, dim))
+    return rng.uniform(-2.0, 2.0, (trials, dim))
+
+
+# ----------------------------------------------------------------------------------------------
+# optbench
+
+
+def optbench_config(function: str, optimizer: str, trials: int, steps: int):
+    name, hypers = OPTIMIZERS[optimizer]
+    dim = FUNCTIONS[function]
+    if dim == 2:
+        fentry = f"function: paraboloid\n    a: [{A[0]}, {A[1]}]"
+        box = "[[-5, 5], [-5, 5]]"
+    else:
+        fentry = f"function: rosenbrock\n    dim: {dim}"
+        box = "[" + ", ".join(["[-2, 2]"] * dim) + "]"
+    hyper_lines = "\n".join(f"    {k}: {v}" for k, v in hypers.items())
+    text = f"""
+name: bench
+steps: {steps}
+record: 0
+target: {{gap: {TARGET}}}
+divergence: {{gap: 1.0e+300}}
+functions:
+  - label: f
+    {fentry}
+    start: {{random: {trials}, box: {box}, seed: 0}}
+optimizers:
+  - label: o
+    optimizer: {name}
+{hyper_lines}
+"""
+    return cfg.loads(text, source="bench.yaml")
+
+
+def time_optbench(function, optimizer, trials, steps, engine="numba", workers=None):
+    config = optbench_config(function, optimizer, trials, steps)
+    started = time.perf_counter()
+    out = runner.run(config, workers=workers, engine=engine)
+    seconds = time.perf_counter() - started
+    assert out.execution["trials_per_loop"][engine] == trials
+    return seconds, out
+
+
+# ----------------------------------------------------------------------------------------------
+# torch
+
+
+def torch_value_and_grad(torch, x, dim):
+    if dim == 2:
+        a = torch.tensor(A, dtype=torch.float64)
+        return (a * x * x).sum(-1), 2.0 * a * x
+    head, tail = x[..., :-1], x[..., 1:]
+    valley = tail - head * head
+    off = 1.0 - head
+    f = (100.0 * valley * valley + off * off).sum(-1)
+    g = torch.zeros_like(x)
+    g[..., :-1] = -400.0 * head * valley - 2.0 * off
+    g[..., 1:] += 200.0 * valley
+    return f, g
+
+
+def torch_optimizer(torch, optimizer, params):
+    name, hypers = OPTIMIZERS[optimizer]
+    cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[name]
+    return cls(params, **hypers)
+
+
+def time_torch_batched(function, optimizer, trials, steps):
+    import torch
+
+    dim = FUNCTIONS[function]
+    x = torch.tensor(start_points(trials, dim), dtype=torch.float64, requires_grad=True)
+    opt = torch_optimizer(torch, optimizer, [x])
+    first_hit = torch.full((trials,), -1, dtype=torch.int64)
+    started = time.perf_counter()
+    with torch.no_grad():
+        f, g = torch_value_and_grad(torch, x, dim)
+        for k in range(1, steps + 1):
+            x.grad = g
+            opt.step()
+            f, g = torch_value_and_grad(torch, x, dim)
+            hit = (f <= TARGET) & (first_hit < 0)
+            first_hit[hit] = k
+    return time.perf_counter() - started
+
+
+def time_torch_per_trial(function, optimizer, trials, steps):
+    import torch
+
+    dim = FUNCTIONS[function]
+    x0 = start_points(trials, dim)
+    started = time.perf_counter()
+    for row in x0:
+        x = torch.tensor(row, dtype=torch.float64, requires_grad=True)
+        opt = torch_optimizer(torch, optimizer, [x])
+        first_hit = -1
+        with torch.no_grad():
+            f, g = torch_value_and_grad(torch, x, dim)
+            for k in range(1, steps + 1):
+                x.grad = g
+                opt.step()
+                f, g = torch_value_and_grad(torch, x, dim)
+                if first_hit < 0 and float(f) <= TARGET:
+                    first_hit = k
+    return time.perf_counter() - started
+
+
+# ----------------------------------------------------------------------------------------------
+# JAX + optax
+
+
+def jax_runner(function, optimizer, steps, chunk=None):
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    jax.config.update("jax_enable_x64", True)
+    dim = FUNCTIONS[function]
+    name, hypers = OPTIMIZERS[optimizer]
+    tx = optax.sgd(hypers["lr"], momentum=hypers["momentum"]) if name == "sgd" else optax.adam(
+        hypers["lr"])
+    a = jnp.asarray(A)
+
+    def value_and_grad(x):
+        if dim == 2:
+            return jnp.sum(a * x * x), 2.0 * a * x
+        head, tail = x[:-1], x[1:]
+        valley = tail - head * head
+        off = 1.0 - head
+        f = jnp.sum(100.0 * valley * valley + off * off)
+        g = jnp.zeros_like(x).at[:-1].set(-400.0 * head * valley - 2.0 * off)
+        return f, g.at[1:].add(200.0 * valley)
+
+    def one_trial(x):
+        _, g = value_and_grad(x)
+
+        def step(carry, k):
+            x, state, g, first_hit = carry
+            updates, state = tx.update(g, state, x)
+            x = optax.apply_updates(x, updates)
+            f, g = value_and_grad(x)
+            first_hit = jnp.where((first_hit < 0) & (f <= TARGET), k, first_hit)
+            return (x, state, g, first_hit), None
+
+        carry = (x, tx.init(x), g, jnp.int64(-1))
+        (x, _, _, first_hit), _ = jax.lax.scan(step, carry, jnp.arange(1, steps + 1))
+        return first_hit
+
+    batched = jax.vmap(one_trial)
+    if chunk is None:
+        return jax.jit(batched)
+
+    def chunked(x0):
+        n = x0.shape[0] // chunk
+        return jax.lax.map(batched, x0.reshape(n, chunk, dim)).reshape(-1)
+
+    return jax.jit(chunked)
+
+
+def time_jax(function, optimizer, trials, steps, chunk=None):
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+
+    dim = FUNCTIONS[function]
+    if chunk is not None:
+        trials = max(chunk, trials // chunk * chunk)
+    x0 = jnp.asarray(start_points(trials, dim))
+    fn = jax_runner(function, optimizer, steps, chunk)
+    started = time.perf_counter()
+    fn(x0).block_until_ready()  # compile and run once
+    compile_and_run = time.perf_counter() - started
+    started = time.perf_counter()
+    fn(x0).block_until_ready()
+    return time.perf_counter() - started, compile_and_run, trials
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def compile_times() -> dict:
+    """Seconds to compile the Adam kernel from scratch, and to load it from the disk cache, each
+    in a fresh process (first call, on 8 trials, minus the same call once compiled)."""
+    code = """
+import sys, time, numpy as np, numba
+from optbench import functions, kernels
+if sys.argv[1] == "cold":
+    kernels.run_chunk = numba.njit(nogil=True, error_model="numpy")(kernels.run_chunk.py_func)
+obj = functions.paraboloid(a=(0.2, 2.0))
+x0 = np.ones((8, 2)); gid = np.zeros(8, dtype=np.int64); opts = {"lr": np.full(8, 0.01)}
+def call():
+    kernels._ENTRY_POINTS.clear()
+    t = time.perf_counter()
+    kernels.run_trials("paraboloid", {"a": [0.2, 2.0]}, obj, "adam", opts, x0, gid, 5,
+                       target_kind="gap", target=1e-6, divergence_kind="factor", divergence=1e6,
+                       record_rows=np.zeros(0, dtype=np.int64), ladder=None)
+    return time.perf_counter() - t
+first = call(); again = call()
+print(first - again)
+"""
+    out = {}
+    for kind in ("cold", "cached"):
+        result = subprocess.run([sys.executable, "-c", code, kind], capture_output=True,
+                                text=True, cwd=ROOT, check=True)
+        out[kind] = float(result.stdout.strip().splitlines()[-1])
+    return out
+
+
+def available(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1e3 and 1e5 trials only")
+    parser.add_argument("--only", default=None, help="run the cases whose name contains this")
+    args = parser.parse_args()
+    sizes = (10**3, 10**5) if args.quick else (10**3, 10**5, 10**6)
+    has_torch, has_jax = available("torch"), available("jax") and available("optax")
+    print(f"cores: {runner.available_cores()}, load average: {os.getloadavg()[0]:.2f}, "
+          f"torch: {'yes' if has_torch else 'no'}, jax+optax: {'yes' if has_jax else 'no'}")
+    times = compile_times()
+    print(f"kernel compile (cold, once): {times['cold']:.1f} s; load from cache: "
+          f"{times['cached']:.2f} s")
+    # Warm every kernel variant the cases use, so the runs below time the loops only.
+    for optimizer in OPTIMIZERS:
+        for function in FUNCTIONS:
+            time_optbench(function, optimizer, 16, 2, workers=1)
+    cases = []
+    for function, dim in FUNCTIONS.items():
+        for optimizer in OPTIMIZERS:
+            for trials in sizes:
+                case = f"{optimizer} {function} {trials:.0e} x{STEPS[function]}"
+                if not args.only or args.only in case:
+                    cases.append((case, function, dim, optimizer, trials, STEPS[function]))
+    # optbench first: its worker processes are forked before torch or JAX start their threads.
+    rows: dict[str, list] = {}
+    for case, function, dim, optimizer, trials, steps in cases:
+        elements = trials * dim * steps
+        seconds, _ = time_optbench(function, optimizer, trials, steps)
+        rows[case] = [("optbench", elements / seconds)]
+        if elements <= 2e8:
+            seconds, _ = time_optbench(function, optimizer, trials, steps, engine="numpy")
+            rows[case].append(("optbench-numpy", elements / seconds))
+    if has_torch:
+        import torch
+
+        torch.set_num_threads(runner.available_cores())
+    for case, function, dim, optimizer, trials, steps in cases:
+        peer_trials = max(1, min(trials, PEER_ELEMENTS // dim))
+        if has_torch:
+            s = time_torch_batched(function, optimizer, peer_trials, steps)
+            rows[case].append(("torch-batched", peer_trials * dim * steps / s))
+            sample = min(trials, PER_TRIAL_SAMPLE)
+            s = time_torch_per_trial(function, optimizer, sample, steps)
+            rows[case].append(("torch-trial", sample * dim * steps / s))
+        if has_jax:
+            for label, chunk in (("jax-vmap", None), ("jax-chunked", 1024)):
+                if chunk is not None and peer_trials < chunk:
+                    continue
+                s, _, n = time_jax(function, optimizer, peer_trials, steps, chunk)
+                rows[case].append((label, n * dim * steps / s))
+    print(f"{'case':<36}{'variant':<16}{'elem-updates/s':>16}{'optbench is':>14}")
+    for case, *_ in cases:
+        ours = rows[case][0][1]
+        for label, rate in rows[case]:
+            ratio = "" if label == "optbench" else f"{ours / rate:.1f}x"
+            print(f"{case:<36}{label:<16}{rate:>16.3g}{ratio:>14}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    print(f"peers ran on at most {PEER_ELEMENTS:.0e} coordinates a step and torch-trial on "
+          f"{PER_TRIAL_SAMPLE} trials; their rates are extrapolated to the case.")
+
+
+if __name__ == "__main__":
+    main()
