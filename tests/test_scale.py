@@ -94,10 +94,10 @@ def test_worker_processes_change_nothing(config, reference, engine):
     assert_identical(out, reference[engine])
 
 
-def test_noise_is_keyed_by_the_global_trial_not_the_chunk(config, reference):
+def test_noisy_trials_see_noise(config, reference):
     out = reference["numpy"]
     noisy = out.outcomes.group >= out.plan.batches[4].first_group
-    # Same start points and settings, different trials: the noise differs, so do the gaps.
+    # Exact gradients from a common start give few distinct final gaps; noise spreads them.
     gaps = out.outcomes.final_gap[noisy]
     assert len(np.unique(gaps)) > len(gaps) // 2
 
