@@ -101,16 +101,13 @@ class ProgressBar:
                 BarColumn,
                 MofNCompleteColumn,
                 Progress,
-                TaskProgressColumn,
                 TextColumn,
-                TimeElapsedColumn,
                 TimeRemainingColumn,
             )
 
             self.bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                MofNCompleteColumn(), TextColumn("trials"),
-                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"),
+                TextColumn("{task.description}"), BarColumn(bar_width=16),
+                MofNCompleteColumn(), TextColumn("trials, {task.fields[rate]}, eta"),
                 TimeRemainingColumn(), console=self.console, transient=True,
             )
             self.bar.start()
