@@ -176,6 +176,25 @@ def _accepting_schedule(factory, lr: Hyperparameter):
     return build
 
 
+#: Hyperparameters many optimizers share, with the same meaning: ``name -> (doc, rule)``;
+#: ``"l2"`` is ``weight_decay`` as an L2 penalty added to the gradient.
+_SHARED_DOCS = {
+    "lr": ("learning rate η", "[0, inf)"),
+    "eps": ("ε added to the root, against division by zero", "[0, inf)"),
+    "l2": ("L2 penalty λ added to the gradient", "[0, inf)"),
+    "momentum": ("momentum factor μ", "[0, inf)"),
+    "betas": ("decay rates (β₁, β₂) of the first and second moments", "[0, 1)"),
+    "amsgrad": ("divide by the running maximum of the second moment (AMSGrad)", None),
+    "decoupled_weight_decay": ("decay the weights directly, as AdamW does", None),
+    "maximize": ("maximize the objective instead of minimizing", None),
+}
+
+
+def shared_docs(*names: str) -> dict[str, tuple]:
+    """The ``register_optimizer`` docs of shared hyperparameters (see ``_SHARED_DOCS``)."""
+    return {("weight_decay" if n == "l2" else n): _SHARED_DOCS[n] for n in names}
+
+
 def make_optimizer(name: str, **hyperparameters) -> Optimizer:
     """Build the registered optimizer ``name``; ValueError on a bad name or value."""
     try:
@@ -311,12 +330,9 @@ def sgd_rule(x, g, buf, step, lr, momentum, dampening, weight_decay, nesterov, m
 @register_optimizer(
     "sgd",
     {
-        "lr": ("learning rate η", "[0, inf)"),
-        "momentum": ("momentum factor μ", "[0, inf)"),
+        **shared_docs('lr', 'momentum', 'l2', 'maximize'),
         "dampening": ("dampening τ of the gradient added to the buffer", "(-inf, inf)"),
-        "weight_decay": ("L2 penalty λ added to the gradient", "[0, inf)"),
         "nesterov": ("Nesterov momentum (needs μ > 0 and τ = 0)", None),
-        "maximize": ("maximize the objective instead of minimizing", None),
     },
 )
 def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False):
@@ -390,12 +406,9 @@ def adagrad_rule(x, g, state_sum, step, lr, lr_decay, eps, weight_decay, maximiz
 @register_optimizer(
     "adagrad",
     {
-        "lr": ("learning rate η", "[0, inf)"),
+        **shared_docs('lr', 'l2', 'eps', 'maximize'),
         "lr_decay": ("learning-rate decay ρ", "[0, inf)"),
-        "weight_decay": ("L2 penalty λ added to the gradient", "[0, inf)"),
         "initial_accumulator_value": ("initial value s_0 of the accumulator", "[0, inf)"),
-        "eps": ("ε added to the root, against division by zero", "[0, inf)"),
-        "maximize": ("maximize the objective instead of minimizing", None),
     },
 )
 def adagrad(
@@ -489,13 +502,9 @@ def rmsprop_rule(
 @register_optimizer(
     "rmsprop",
     {
-        "lr": ("learning rate η", "[0, inf)"),
+        **shared_docs('lr', 'eps', 'l2', 'momentum', 'maximize'),
         "alpha": ("smoothing constant α of the squared-gradient average (the book's γ)", "[0, inf)"),
-        "eps": ("ε added to the root, against division by zero", "[0, inf)"),
-        "weight_decay": ("L2 penalty λ added to the gradient", "[0, inf)"),
-        "momentum": ("momentum factor μ", "[0, inf)"),
         "centered": ("divide by the centered (variance) estimate", None),
-        "maximize": ("maximize the objective instead of minimizing", None),
         "state_init": ("'zeros' as torch, or 'first_gradient': s_1 = g_1², the book's form",
                        STATE_INIT_CHOICES),
     },
@@ -601,14 +610,10 @@ def adam_rule(
 @register_optimizer(
     "adam",
     {
-        "lr": ("learning rate η", "[0, inf)"),
+        **shared_docs('lr', 'eps', 'amsgrad', 'decoupled_weight_decay', 'maximize'),
         "betas": ("decay rates (β₁, β₂) of the first and second moments (the book's γv, γs)",
                   "[0, 1)"),
-        "eps": ("ε added to the root, against division by zero", "[0, inf)"),
         "weight_decay": ("weight decay λ", "[0, inf)"),
-        "amsgrad": ("divide by the running maximum of the second moment (AMSGrad)", None),
-        "decoupled_weight_decay": ("decay the weights directly, as AdamW does", None),
-        "maximize": ("maximize the objective instead of minimizing", None),
         "bias_correction": ("divide the moments by 1 − βᵗ; false is the book's form", None),
         "state_init": ("'zeros' as torch, or 'first_gradient': m_1 = g_1, v_1 = g_1² (the book)",
                        STATE_INIT_CHOICES),
@@ -676,12 +681,8 @@ def adam(
 @register_optimizer(
     "adamw",
     {
-        "lr": ("learning rate η", "[0, inf)"),
-        "betas": ("decay rates (β₁, β₂) of the first and second moments", "[0, 1)"),
-        "eps": ("ε added to the root, against division by zero", "[0, inf)"),
+        **shared_docs('lr', 'betas', 'eps', 'amsgrad', 'maximize'),
         "weight_decay": ("decoupled weight decay λ: x ← (1 − ηλ) x before the step", "[0, inf)"),
-        "amsgrad": ("divide by the running maximum of the second moment (AMSGrad)", None),
-        "maximize": ("maximize the objective instead of minimizing", None),
     },
 )
 def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
@@ -753,11 +754,9 @@ def adamax_rule(x, g, exp_avg, exp_inf, step, lr, beta1, beta2, eps, weight_deca
 @register_optimizer(
     "adamax",
     {
-        "lr": ("learning rate η", "[0, inf)"),
+        **shared_docs('lr', 'l2', 'maximize'),
         "betas": ("decay rates (β₁, β₂) of the first moment and of the infinity norm", "[0, 1)"),
         "eps": ("ε added to |g|, against division by zero", "[0, inf)"),
-        "weight_decay": ("L2 penalty λ added to the gradient", "[0, inf)"),
-        "maximize": ("maximize the objective instead of minimizing", None),
     },
 )
 def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False):
@@ -839,13 +838,10 @@ def nadam_rule(
 @register_optimizer(
     "nadam",
     {
-        "lr": ("learning rate η", "[0, inf)"),
-        "betas": ("decay rates (β₁, β₂) of the first and second moments", "[0, 1)"),
-        "eps": ("ε added to the root, against division by zero", "[0, inf)"),
+        **shared_docs('lr', 'betas', 'eps', 'maximize'),
         "weight_decay": ("weight decay λ", "[0, inf)"),
         "momentum_decay": ("ψ of the momentum schedule μ_t = β₁(1 − 0.96^(tψ)/2)", "[0, inf)"),
         "decoupled_weight_decay": ("decay the weights directly, as AdamW does (NAdamW)", None),
-        "maximize": ("maximize the objective instead of minimizing", None),
     },
 )
 def nadam(
@@ -940,12 +936,8 @@ def radam_rule(
 @register_optimizer(
     "radam",
     {
-        "lr": ("learning rate η", "[0, inf)"),
-        "betas": ("decay rates (β₁, β₂) of the first and second moments", "[0, 1)"),
-        "eps": ("ε added to the root, against division by zero", "[0, inf)"),
+        **shared_docs('lr', 'betas', 'eps', 'decoupled_weight_decay', 'maximize'),
         "weight_decay": ("weight decay λ", "[0, inf)"),
-        "decoupled_weight_decay": ("decay the weights directly, as AdamW does", None),
-        "maximize": ("maximize the objective instead of minimizing", None),
     },
 )
 def radam(
@@ -1022,11 +1014,10 @@ def adadelta_rule(x, g, square_avg, acc_delta, lr, rho, eps, weight_decay, maxim
 @register_optimizer(
     "adadelta",
     {
+        **shared_docs('l2', 'maximize'),
         "lr": ("coefficient η that scales the step", "[0, inf)"),
         "rho": ("decay rate ρ of both running averages", "[0, 1]"),
         "eps": ("ε added inside both roots", "[0, inf)"),
-        "weight_decay": ("L2 penalty λ added to the gradient", "[0, inf)"),
-        "maximize": ("maximize the objective instead of minimizing", None),
     },
 )
 def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
@@ -1094,10 +1085,10 @@ def rprop_rule(x, g, prev, step_size, etaminus, etaplus, step_size_min, step_siz
 @register_optimizer(
     "rprop",
     {
+        **shared_docs('maximize'),
         "lr": ("initial step size η₀ of every coordinate", "[0, inf)"),
         "etas": ("factors (η₋, η₊) that shrink / grow a step size, 0 < η₋ < 1 < η₊", "(0, inf)"),
         "step_sizes": ("bounds (Γ_min, Γ_max) of the step sizes", "[0, inf)"),
-        "maximize": ("maximize the objective instead of minimizing", None),
     },
 )
 def rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0), maximize=False):
@@ -1178,12 +1169,11 @@ def asgd_rule(x, g, ax, eta, mu, step, lr, lambd, alpha, t0, weight_decay, maxim
 @register_optimizer(
     "asgd",
     {
-        "lr": ("learning rate η", "[0, inf)"),
+        **shared_docs('lr', 'maximize'),
         "lambd": ("decay term λ of the step size and of the weights", "[0, inf)"),
         "alpha": ("power α of the step-size decay", "[0, inf)"),
         "t0": ("step t₀ at which averaging starts", "[0, inf)"),
         "weight_decay": ("L2 penalty added to the gradient", "[0, inf)"),
-        "maximize": ("maximize the objective instead of minimizing", None),
     },
 )
 def asgd(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False):
@@ -1250,11 +1240,10 @@ def lion_rule(x, g, exp_avg, lr, beta1, beta2, weight_decay, maximize):
 @register_optimizer(
     "lion",
     {
-        "lr": ("learning rate η", "[0, inf)"),
+        **shared_docs('lr', 'maximize'),
         "betas": ("β₁ mixes momentum and gradient inside the sign; β₂ decays the momentum",
                   "[0, 1]"),
         "weight_decay": ("decoupled weight decay λ", "[0, inf)"),
-        "maximize": ("maximize the objective instead of minimizing", None),
     },
 )
 def lion(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False):
@@ -1306,8 +1295,8 @@ def sign_descent_rule(x, g, lr, maximize):
 @register_optimizer(
     "sign_descent",
     {
+        **shared_docs('maximize'),
         "lr": ("step length η of every coordinate", "[0, inf)"),
-        "maximize": ("maximize the objective instead of minimizing", None),
     },
 )
 def sign_descent(lr=1e-3, maximize=False):
