@@ -922,10 +922,12 @@ def radam_rule(
     plain = x - bias_corrected_exp_avg * lr
     if np.ndim(rho_t) == 0 and not rho_t > 5.0:
         return plain, exp_avg, exp_avg_sq
-    # The rectified step; where rho_t <= 5 (only with per-trial beta2) it is discarded below.
-    rect = (
-        (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
-    ) ** 0.5
+    # The rectified step; where rho_t <= 5 (only with per-trial beta2) it is discarded below,
+    # so its radicand, which may be negative there, is replaced by 1 rather than rooted.
+    radicand = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+    if np.ndim(rho_t) != 0:
+        radicand = np.where(rho_t > 5.0, radicand, 1.0)
+    rect = radicand ** 0.5
     adaptive_lr = bias_correction2**0.5 / (np.sqrt(exp_avg_sq) + eps)
     rectified = x - bias_corrected_exp_avg * lr * adaptive_lr * rect
     if np.ndim(rho_t) == 0:

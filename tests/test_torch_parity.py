@@ -49,9 +49,11 @@ FIXTURES = {name: _load_fixture(name) for name in FIXTURE_OPTIMIZERS}
 
 
 def _fixture_cases():
-    for name, (meta, _) in FIXTURES.items():
-        for case in meta["cases"]:
-            yield pytest.param(name, case, id=f"{name}-{case['variant']}-{case['function']}")
+    return [
+        pytest.param(name, case, id=f"{name}-{case['variant']}-{case['function']}")
+        for name, (meta, _) in FIXTURES.items()
+        for case in meta["cases"]
+    ]
 
 
 def _objective(meta: dict, function: str):
