@@ -47,8 +47,16 @@ STATUS_NAMES = ("converged", "diverged", "unfinished")
 #: COCO's target ladder: f - f* = 10^2 ... 10^-8 in steps of 10^0.2 (51 targets; metrics.COCO_TARGETS).
 LADDER = 10.0 ** np.round(np.arange(2.0, -8.0 - 1e-9, -0.2), 1)
 
-#: Upper bound on the trajectories a batch records (memory stays bounded whatever the sweep).
+#: Upper bounds on the trajectories a batch records, in paths and in stored values (points and
+#: gaps: (steps + 1) x (dim + 1) a path; 2^24 values are 128 MB), so that memory stays bounded
+#: whatever the sweep, the dimension or the budget.
 MAX_RECORDED_PER_BATCH = 4096
+MAX_RECORDED_VALUES = 1 << 24
+
+
+def max_recorded(dim: int, steps: int) -> int:
+    """How many paths a batch of ``dim``-dimensional trials over ``steps`` steps may record."""
+    return int(min(MAX_RECORDED_PER_BATCH, max(1, MAX_RECORDED_VALUES // ((steps + 1) * (dim + 1)))))
 
 
 @dataclass
@@ -88,13 +96,14 @@ class Trajectories:
     gaps: np.ndarray
 
 
-def _recorded_rows(group_ids: np.ndarray, per_group: int) -> np.ndarray:
-    """Rows to record: the first ``per_group`` trials of each group, capped per batch."""
+def _recorded_rows(group_ids: np.ndarray, per_group: int,
+                   limit: int = MAX_RECORDED_PER_BATCH) -> np.ndarray:
+    """Rows to record: the first ``per_group`` trials of each group, at most ``limit``."""
     if per_group == 0:
         return np.zeros(0, dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, group_ids[1:] != group_ids[:-1]])
     rank = np.arange(len(group_ids)) - np.repeat(starts, np.diff(np.r_[starts, len(group_ids)]))
-    return np.flatnonzero(rank < per_group)[:MAX_RECORDED_PER_BATCH]
+    return np.flatnonzero(rank < per_group)[:limit]
 
 
 def finish(objective, target_kind: str, target: float, *, alive, first_hit, last_outside,
@@ -213,18 +222,20 @@ def run_trials(
     return outcomes, points, gaps
 
 
-def recorded_rows(batch: Batch, per_group: int) -> np.ndarray:
-    """The batch's rows to record: the first ``per_group`` trials of each group, capped.
+def recorded_rows(batch: Batch, per_group: int, steps: int) -> np.ndarray:
+    """The batch's rows to record: the first ``per_group`` trials of each group, at most
+    :func:`max_recorded` of them.
 
-    Equal to ``_recorded_rows(batch.group_ids, per_group)`` without building ``group_ids``.
+    Equal to ``_recorded_rows(batch.group_ids, per_group, limit)`` without building ``group_ids``.
     """
-    n_start = len(batch.x_start)
+    n_start, dim = batch.x_start.shape
     per = min(per_group, n_start)
     if per == 0:
         return np.zeros(0, dtype=np.int64)
-    groups = min(batch.n_groups, -(-MAX_RECORDED_PER_BATCH // per))
+    limit = max_recorded(dim, steps)
+    groups = min(batch.n_groups, -(-limit // per))
     rows = (np.arange(groups)[:, None] * n_start + np.arange(per)[None, :]).ravel()
-    return rows[:MAX_RECORDED_PER_BATCH].astype(np.int64)
+    return rows[:limit].astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -373,7 +384,7 @@ def chunks(the_plan: Plan, config: Config, chunk_trials: int | None = None, engi
         dim = batch.x_start.shape[1]
         loop = batch_engine(batch, config.steps, engine)
         size = chunk_trials or default_chunk_trials(dim, the_plan.trials, workers)
-        rows = recorded_rows(batch, config.record)
+        rows = recorded_rows(batch, config.record, config.steps)
         for lo in range(0, batch.trials, size):
             hi = min(lo + size, batch.trials)
             x0, group_ids, hypers = batch.rows(lo, hi)
@@ -509,7 +520,7 @@ def run(config: Config, progress=None, *, workers: int | None = None,
     starts = np.cumsum([0] + [b.trials for b in the_plan.batches])
     trajectories = []
     for b, batch in enumerate(the_plan.batches):
-        rows = recorded_rows(batch, config.record)
+        rows = recorded_rows(batch, config.record, config.steps)
         dim = batch.x_start.shape[1]
         trajectories.append(Trajectories(
             group=batch.first_group + rows // len(batch.x_start), trial=starts[b] + rows,

@@ -113,8 +113,22 @@ def test_engine_auto_uses_the_kernel_for_large_batches_only(config):
 def test_recorded_rows_without_building_the_batch(config):
     for batch in plan(config).batches:
         for per_group in (0, 1, 2, 50):
-            np.testing.assert_array_equal(runner.recorded_rows(batch, per_group),
-                                          runner._recorded_rows(batch.group_ids, per_group))
+            for steps in (config.steps, 10**6):
+                limit = runner.max_recorded(batch.x_start.shape[1], steps)
+                np.testing.assert_array_equal(
+                    runner.recorded_rows(batch, per_group, steps),
+                    runner._recorded_rows(batch.group_ids, per_group, limit))
+
+
+@pytest.mark.parametrize("dim, steps", [(2, 1000), (100, 1000), (1000, 10**4), (2, 10**8)])
+def test_recorded_paths_stay_within_the_memory_bound(dim, steps):
+    limit = runner.max_recorded(dim, steps)
+    assert 1 <= limit <= runner.MAX_RECORDED_PER_BATCH
+    values = limit * (steps + 1) * (dim + 1)
+    # Within 2^24 values (128 MB), unless a single path is larger than that on its own.
+    assert values <= runner.MAX_RECORDED_VALUES or limit == 1
+    if limit < runner.MAX_RECORDED_PER_BATCH:  # the bound binds: one more path would break it
+        assert (limit + 1) * (steps + 1) * (dim + 1) > runner.MAX_RECORDED_VALUES
 
 
 def test_progress_is_reported_per_chunk_up_to_the_total(config):
