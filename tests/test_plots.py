@@ -118,10 +118,19 @@ def test_gaps_figure_draws_f_minus_fstar_on_a_log_axis(results):
         status, at = sgd_outcome("bowl", lr, STARTS["bowl"][0])
         assert len(gaps) == (at + 1 if status == "diverged" else STEPS + 1)
         np.testing.assert_array_equal(steps, np.arange(len(gaps)))
-        # f - f* is computed from f = ... - 5: absolute rounding of about 1e-15.
-        np.testing.assert_allclose(gaps, expected[: len(gaps)], rtol=1e-9, atol=1e-13)
+        # The paraboloid's gap is computed without subtracting f* = -5: exact to rounding,
+        # relative, however small.
+        positive = gaps > 0
+        np.testing.assert_allclose(gaps[positive], expected[: len(gaps)][positive], rtol=1e-9)
     target = [line for line in ax.get_lines() if "target" in (line.get_label() or "")]
     assert target and target[0].get_ydata()[0] == pytest.approx(1e-6)
+    # The axis reaches a tenth of the least gap drawn, but not deeper than ten decades below
+    # the target.
+    drawn = np.concatenate([line.get_ydata() for line in lines.values()])
+    least, most = drawn[drawn > 0].min(), drawn.max()
+    floor = max(least / 10, 1e-6 * 1e-10)
+    margin = 10 ** (0.05 * np.log10(most / floor))
+    np.testing.assert_allclose(ax.get_ylim(), (floor / margin, most * margin), rtol=1e-12)
 
 
 @pytest.mark.parametrize("function", ["bowl", "round"])

@@ -411,7 +411,16 @@ def gaps_figure(results: Results, panel: PanelLines) -> Plot | None:
     ax = figure.add_subplot()
     styles = _styles(panel)
     positive = np.concatenate([g[np.isfinite(g) & (g > 0)] for _, _, _, g in recorded])
-    floor = (positive.min() if positive.size else 1e-16) / 10.0
+    target = results.config["target"]
+    gap_target = None if target.get("distance") else (target.get("gap") or 1e-6)
+    # Gaps are exact down to 1e-300, but ten decades below the target are plenty to read a rate:
+    # deeper, the part that matters would be squeezed into the top of the axis. Lines that go
+    # deeper leave through the bottom.
+    if gap_target is not None:
+        view_floor = gap_target * 1e-10
+    else:
+        view_floor = positive.max() * 1e-20 if positive.size else 1e-16
+    floor = max((positive.min() if positive.size else 1e-16) / 10.0, view_floor)
     longest = 1
     for gid, _, _, gaps in recorded:
         label = _line_label(results, gid)
@@ -436,11 +445,15 @@ def gaps_figure(results: Results, panel: PanelLines) -> Plot | None:
                 ax.plot(zeros[0], floor, marker="v", markersize=7, color=color, zorder=9)
                 ax.annotate("f − f* = 0 in float64", xy=(zeros[0], floor), xytext=(6, 4),
                             textcoords="offset points", fontsize=7, color=color)
-    target = results.config["target"]
-    if not target.get("distance"):
-        ax.axhline(target.get("gap") or 1e-6, color="black", linestyle=(0, (4, 3)),
+    if gap_target is not None:
+        ax.axhline(gap_target, color="black", linestyle=(0, (4, 3)),
                    linewidth=0.8, label=f"target {_target_text(results)}")
     ax.set_yscale("log")
+    # Margins of 5% of the decades in view (matplotlib's own would count the decades of lines
+    # drawn below the floor too).
+    highest = positive.max() if positive.size else 1.0
+    margin = 10 ** (0.05 * np.log10(max(highest / floor, 10.0)))
+    ax.set_ylim(floor / margin, highest * margin)
     ax.set_xlim(0, min(budget, max(10, round(longest * 1.15))))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("step")
@@ -450,7 +463,9 @@ def gaps_figure(results: Results, panel: PanelLines) -> Plot | None:
     ax.grid(True, which="major", linewidth=0.4, alpha=0.5)
     caption = ("The gap to the minimum value, f − f*, after each step, on a log scale: a straight "
                "descending line is linear convergence and its slope the rate; a climbing line is "
-               "diverging (× where the run stopped), a flat one stalling, a sawtooth oscillating.")
+               "diverging (× where the run stopped), a flat one stalling, a sawtooth oscillating. "
+               "The axis ends ten decades below the target: a line leaving through the bottom "
+               "keeps converging.")
     return Plot(_panel_name(panel, "gaps"), f"f − f* per step: {panel.title}", caption, figure)
 
 
