@@ -33,7 +33,6 @@ import numpy as np
 from llvmlite import ir
 from numba import literally, njit
 from numba.core import types
-from numba.core.dispatcher import Dispatcher
 from numba.extending import intrinsic, overload
 
 from . import functions as _functions
@@ -761,11 +760,6 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
             out["ladder_hits"],
         )
     return out, points, gaps
-
-
-def compiled_variants() -> int:
-    """How many kernel variants this process has compiled or loaded (for timing reports)."""
-    return sum(len(d.signatures) for d in (run_chunk,) if isinstance(d, Dispatcher))
 
 
 __all__ = ["block_size", "run_trials", "supports"]

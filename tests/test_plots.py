@@ -314,3 +314,62 @@ optimizers: [{label: sd, optimizer: sgd, lr: 0.1}]
     results.config["functions"][0]["function"] = "not_installed.module:f"
     plot = plots.paths_figure(results, panel)
     assert not plot.figure.axes[0].collections and "no contour lines" in plot.caption
+
+
+PROFILE_CONFIG = """\
+name: profile
+steps: 300
+target: {gap: 1.0e-6}
+functions:
+  - {label: narrow, function: paraboloid, a: [0.2, 2.0], start: [[5.1, 2.3], [-3, 1], [1, -2]]}
+  - {label: wide, function: paraboloid, a: [0.5, 0.5], start: [[1, 1], [-4, 2], [2, 2]]}
+optimizers:
+  - {label: slow, optimizer: sgd, lr: 0.05}
+  - {label: quick, optimizer: sgd, lr: [0.2, 0.45]}
+  - {label: heavy, optimizer: sgd, lr: 0.1, momentum: 0.5}
+  - {label: only narrow, optimizer: adam, lr: 0.5, functions: [narrow]}
+"""
+
+
+def test_profile_figure_against_a_plain_dolan_more(tmp_path):
+    from click.testing import CliRunner
+
+    from optbench.cli import cli
+
+    (tmp_path / "profile.yaml").write_text(PROFILE_CONFIG)
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "profile.yaml"), "--out",
+                                      str(tmp_path), "-q", "--no-plots"])
+    assert result.exit_code == 0, result.output
+    results = load(result.output.strip())
+    plot = plots.profile_figure(results)
+    assert plot.name == "profile" and "6 problems" in plot.title
+    lines = _lines(plot.figure, "profile-")
+    # Entries on every function only: "only narrow" ran on one.
+    assert sorted(lines) == ["profile-heavy", "profile-quick", "profile-slow"]
+
+    # Plain reference: problems are (function, start); each entry's best setting is the group
+    # with the most converged trials, then the fewest total steps, per function.
+    trials = results.trials
+    times = {}
+    for label in ("slow", "quick", "heavy"):
+        per_problem = []
+        for function in ("narrow", "wide"):
+            candidates = []
+            for g in results.groups:
+                if g.function == function and g.optimizer_label == label:
+                    rows = np.flatnonzero(trials.group == g.id)
+                    ok = trials.status[rows] == 0
+                    steps = [float(s) if o else np.inf for s, o in zip(trials.first_hit[rows], ok)]
+                    candidates.append((-ok.sum(), sum(s for s in steps if s < np.inf), steps))
+            per_problem += min(candidates)[2]
+        times[label] = per_problem
+    for label, line in ((k[len("profile-"):], v) for k, v in lines.items()):
+        taus, rho = line.get_data()
+        for tau, share in zip(taus[::37], rho[::37]):
+            count = 0
+            for p in range(6):
+                best = min(times[other][p] for other in times)
+                mine = times[label][p]
+                if mine < np.inf and best < np.inf and mine <= tau * best:
+                    count += 1
+            assert share == pytest.approx(count / 6), (label, tau)

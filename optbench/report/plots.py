@@ -12,7 +12,8 @@ that says how to read it:
 * :func:`map_figure`: a two-hyperparameter sweep as a heatmap of steps to target, diverged and
   unfinished cells in their own colours;
 * :func:`ecdf_figure`: COCO's data profile (ECDF of runtimes over the target ladder) of each
-  optimizer's best setting, across functions.
+  optimizer's best setting, across functions;
+* :func:`profile_figure`: the Dolan–Moré performance profile of the same best settings.
 
 Colours are the Okabe-Ito palette, which stays distinguishable under the common colour-vision
 deficiencies (Okabe & Ito, "Color Universal Design", 2008); failures also differ by marker shape.
@@ -35,7 +36,7 @@ from matplotlib.ticker import MaxNLocator
 from .. import plugins
 from ..config import MAX_PANEL_PATHS, format_value, setting_matches
 from ..functions import FUNCTIONS, make_function
-from ..metrics import best_settings, ecdf
+from ..metrics import best_settings, ecdf, performance_profile
 from ..results import Results
 from ..runner import CONVERGED, DIVERGED, UNFINISHED
 from .tables import MAX_SETTING_ROWS
@@ -662,6 +663,70 @@ def ecdf_figure(results: Results) -> Plot | None:
     return Plot("ecdf", title, caption, figure)
 
 
+def _best_everywhere(results: Results) -> dict[str, list[int]]:
+    """Each optimizer entry's best group per function, for the entries that ran on every
+    function (problems must be the same for every curve to compare them)."""
+    by_label: dict[str, list[int]] = {}
+    for g, _ in best_settings(results.groups, results.summaries):
+        by_label.setdefault(g.optimizer_label, []).append(g.id)
+    n_functions = len(results.function_labels())
+    return {k: v for k, v in by_label.items() if len(v) == n_functions}
+
+
+def profile_times(results: Results, gids_by_label: dict[str, list[int]]) -> np.ndarray:
+    """``(problems, solvers)`` steps to target: a problem is a function and a start point, a
+    solver an entry's best setting on that function; ``inf`` where the trial did not converge."""
+    columns = []
+    for gids in gids_by_label.values():
+        rows = np.concatenate([np.flatnonzero(results.trials.group == g) for g in gids])
+        steps = results.trials.first_hit[rows].astype(np.float64)
+        columns.append(np.where(results.trials.status[rows] == CONVERGED, steps, np.inf))
+    return np.stack(columns, axis=1)
+
+
+def profile_figure(results: Results) -> Plot | None:
+    """Dolan–Moré performance profile of each optimizer entry's best setting.
+
+    For each problem (function x start point) the ratio ``r = t / min_s t`` of an entry's steps
+    to target to the fewest any entry needed; the curve is the share of problems with
+    ``r <= tau``. None with fewer than two entries that ran on every function.
+    """
+    chosen = _best_everywhere(results)
+    if len(chosen) < 2:
+        return None
+    times = profile_times(results, chosen)
+    solved = np.isfinite(times)
+    best = np.min(times, axis=1, keepdims=True)
+    ratios = times[solved] / np.broadcast_to(np.where(best > 0, best, 1.0), times.shape)[solved]
+    tau_max = max(2.0, float(np.max(ratios)) * 1.5) if ratios.size else 2.0
+    taus = np.geomspace(1.0, tau_max, 400)
+    rho = performance_profile(times, taus)
+    order = np.argsort(-rho.mean(axis=1), kind="stable")[:MAX_LINES]
+    labels = list(chosen)
+    figure = new_figure(7.5, 5.0)
+    ax = figure.add_subplot()
+    for k, s in enumerate(order):
+        ax.plot(taus, rho[s], drawstyle="steps-post", color=PALETTE[k % len(PALETTE)],
+                linestyle=LINESTYLES[k % len(LINESTYLES)], linewidth=1.6, label=labels[s],
+                gid=f"profile-{labels[s]}")
+    ax.set_xscale("log")
+    ax.set_xlim(1, tau_max)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("τ: steps relative to the fastest entry on each problem (log scale)")
+    ax.set_ylabel("share of problems solved within τ")
+    title = f"Performance profile over {times.shape[0]} problems (function × start point)"
+    ax.set_title(title, fontsize=10)
+    figure.legend(loc="outside right center", fontsize=7, frameon=False)
+    ax.grid(True, which="major", linewidth=0.4, alpha=0.5)
+    left = len(labels) - len(order)
+    caption = ("Dolan and Moré's profile of each optimizer's best setting on every function: the "
+               "share of problems it solves (reaches the target) within τ times the steps of the "
+               "fastest optimizer on that problem. At τ = 1, the share on which it is the fastest; "
+               "at the right edge, the share it solves at all."
+               + (f" The {left} lowest curves are left out." if left else ""))
+    return Plot("profile", title, caption, figure)
+
+
 # ---------------------------------------------------------------------------------------------
 # All figures of a run
 
@@ -681,6 +746,7 @@ def figures(results: Results) -> list[Plot]:
         out += [sweep_figure(results, function, name) for name in names]
         out += [map_figure(results, function, label) for label in _sweeps(results, function, 2)]
     out.append(ecdf_figure(results))
+    out.append(profile_figure(results))
     return [p for p in out if p is not None]
 
 
