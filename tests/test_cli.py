@@ -105,12 +105,13 @@ def test_run_shipped_config_writes_a_complete_run(tmp_path):
     assert len(runs) == 1
     run_dir = runs[0]
     # The results, the reports, and the plots: two per panel (figs 8.1-8.6), a sweep plot per
-    # function (its lr sweeps), a map per two-hyperparameter sweep and function, one ECDF.
+    # function (its lr sweeps), a map per two-hyperparameter sweep and function, one ECDF and
+    # one performance profile (eight entries ran on both functions).
     plots = ([f"{kind}-0{i}-fig-8-{i}.png" for i in range(1, 7) for kind in ("paths", "gaps")]
              + [f"sweep-{f}-lr.png" for f in ("isotropic", "elongated")]
              + [f"map-{f}-{m}.png" for f in ("isotropic", "elongated")
                 for m in ("momentum-lr-x-momentum", "adam-lr-x-beta1")]
-             + ["ecdf.png"])
+             + ["ecdf.png", "profile.png"])
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(
         ["summary.json", "trajectories.npz", "trials.npz", "report.html", "report.md"] + plots)
     assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{8}", run_dir.name)
