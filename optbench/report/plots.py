@@ -609,6 +609,27 @@ def _tick_positions(n: int, most: int = 11) -> list[int]:
 # ECDF across functions
 
 
+def _share_figure(x: np.ndarray, curves: list, gid: str, xlabel: str, ylabel: str,
+                  title: str) -> Figure:
+    """Step curves of shares in [0, 1] against a log x-axis from ``x[0]`` to ``x[-1]`` (the ECDF
+    and the performance profile): ``curves`` are ``(label, share)`` pairs, best first."""
+    figure = new_figure(7.5, 5.0)
+    ax = figure.add_subplot()
+    for k, (label, share) in enumerate(curves):
+        ax.plot(x, share, drawstyle="steps-post", color=PALETTE[k % len(PALETTE)],
+                linestyle=LINESTYLES[k % len(LINESTYLES)], linewidth=1.6, label=label,
+                gid=f"{gid}-{label}")
+    ax.set_xscale("log")
+    ax.set_xlim(x[0], x[-1])
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    figure.legend(loc="outside right center", fontsize=7, frameon=False)
+    ax.grid(True, which="major", linewidth=0.4, alpha=0.5)
+    return figure
+
+
 def ecdf_figure(results: Results) -> Plot | None:
     """COCO data profile of each optimizer entry's best setting per function: the share of
     (trial, target) pairs of COCO's ladder solved within ``k`` steps.
@@ -638,21 +659,9 @@ def ecdf_figure(results: Results) -> Plot | None:
         curves.append((float(fraction.mean()), label + where, fraction))
     curves.sort(key=lambda c: -c[0])
     shown = curves[:MAX_LINES]
-    figure = new_figure(7.5, 5.0)
-    ax = figure.add_subplot()
-    for k, (_, label, fraction) in enumerate(shown):
-        ax.plot(ks, fraction, drawstyle="steps-post", color=PALETTE[k % len(PALETTE)],
-                linestyle=LINESTYLES[k % len(LINESTYLES)], linewidth=1.6, label=label,
-                gid=f"ecdf-{label}")
-    ax.set_xscale("log")
-    ax.set_xlim(1, budget)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("steps (log scale)")
-    ax.set_ylabel("fraction of (trial, target) pairs reached")
     title = "Runtime ECDF over COCO's targets f − f* = 10² … 10⁻⁸"
-    ax.set_title(title, fontsize=10)
-    figure.legend(loc="outside right center", fontsize=7, frameon=False)
-    ax.grid(True, which="major", linewidth=0.4, alpha=0.5)
+    figure = _share_figure(ks, [(label, fraction) for _, label, fraction in shown], "ecdf",
+                           "steps (log scale)", "fraction of (trial, target) pairs reached", title)
     scope = (f"on every function ({', '.join(functions)})" if everywhere
              else "on the functions named")
     left = len(curves) - len(shown)
@@ -703,21 +712,10 @@ def profile_figure(results: Results) -> Plot | None:
     rho = performance_profile(times, taus)
     order = np.argsort(-rho.mean(axis=1), kind="stable")[:MAX_LINES]
     labels = list(chosen)
-    figure = new_figure(7.5, 5.0)
-    ax = figure.add_subplot()
-    for k, s in enumerate(order):
-        ax.plot(taus, rho[s], drawstyle="steps-post", color=PALETTE[k % len(PALETTE)],
-                linestyle=LINESTYLES[k % len(LINESTYLES)], linewidth=1.6, label=labels[s],
-                gid=f"profile-{labels[s]}")
-    ax.set_xscale("log")
-    ax.set_xlim(1, tau_max)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("τ: steps relative to the fastest entry on each problem (log scale)")
-    ax.set_ylabel("share of problems solved within τ")
     title = f"Performance profile over {times.shape[0]} problems (function × start point)"
-    ax.set_title(title, fontsize=10)
-    figure.legend(loc="outside right center", fontsize=7, frameon=False)
-    ax.grid(True, which="major", linewidth=0.4, alpha=0.5)
+    figure = _share_figure(taus, [(labels[s], rho[s]) for s in order], "profile",
+                           "τ: steps relative to the fastest entry on each problem (log scale)",
+                           "share of problems solved within τ", title)
     left = len(labels) - len(order)
     caption = ("Dolan and Moré's profile of each optimizer's best setting on every function: the "
                "share of problems it solves (reaches the target) within τ times the steps of the "
