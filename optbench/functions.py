@@ -219,6 +219,11 @@ def quadratic(A=((1.0, 0.0), (0.0, 1.0)), b=None, c: float = 0.0) -> Objective:
         Ax = x @ A_T
         return 0.5 * np.sum(x * Ax, axis=-1) + x @ b + c, Ax + b
 
+    def gap_and_grad(x):
+        # f - f* = 1/2 (x - x*)^T A (x - x*): no cancellation against f* near the minimum.
+        d = x - x_star
+        return 0.5 * np.sum(d * (d @ A_T), axis=-1), x @ A_T + b
+
     half_width = np.maximum(3.0 * np.abs(x_star), 5.0)
     return Objective(
         name="quadratic",
@@ -227,6 +232,7 @@ def quadratic(A=((1.0, 0.0), (0.0, 1.0)), b=None, c: float = 0.0) -> Objective:
         minimizers=x_star[None, :],
         f_star=f_star,
         bounds=_box_around(x_star, half_width),
+        exact_gap_and_grad=gap_and_grad,
     )
 
 

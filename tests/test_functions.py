@@ -133,3 +133,44 @@ def test_a_non_finite_offset_in_a_config_is_a_config_error():
     with pytest.raises(ConfigError, match=r"^t\.yaml:4: functions\[0\]\.c: c must be a finite "
                                           r"number, got nan$"):
         loads(text, source="t.yaml")
+
+
+# --- exact gaps -------------------------------------------------------------------------------
+
+
+def _exact_gap(objective_name, x, **params):
+    """f(x) - f* in rational arithmetic (the quadratic's f* from its rounded minimiser)."""
+    from fractions import Fraction
+
+    if objective_name == "paraboloid":
+        return [float(sum(Fraction(a) * Fraction(v) ** 2 for a, v in zip(params["a"], row)))
+                for row in x]
+    A = [[Fraction(v) for v in row] for row in params["A"]]
+    x_star = [Fraction(v) for v in make_function("quadratic", **params).x_star]
+    out = []
+    for row in x:
+        d = [Fraction(v) - s for v, s in zip(row, x_star)]
+        out.append(float(sum(d[i] * A[i][j] * d[j] for i in range(len(d)) for j in range(len(d)))
+                         / 2))
+    return out
+
+
+@pytest.mark.parametrize("name, params, deepest", [
+    # x* = 0: offsets down to 1e-150 are representable.
+    ("paraboloid", {"a": [0.2, 2.0], "c": -5.0}, -150),
+    # x* != 0: offsets must stay above its last bit (1e-14 relative).
+    ("quadratic", {"A": [[2.0, 0.5], [0.5, 1.0]], "b": [1.0, -3.0], "c": 1e9}, -13),
+])
+def test_gaps_are_exact_near_the_minimum_whatever_the_offset(name, params, deepest):
+    objective = make_function(name, **params)
+    rng = np.random.default_rng(4)
+    offsets = rng.normal(size=(50, 2)) * 10.0 ** rng.integers(deepest, 0, size=(50, 1))
+    x = objective.x_star + offsets
+    f, gap, grad = objective.value_gap_and_grad(x)
+    assert np.all(np.isfinite(gap)) and np.all(gap > 0)
+    np.testing.assert_allclose(gap, _exact_gap(name, x, **params), rtol=1e-13)
+    # f - f* itself cannot resolve these gaps: the offset swallows them.
+    value, value_grad = objective.value_and_grad(x)
+    assert np.mean(value - objective.f_star == 0) > 0.5
+    np.testing.assert_array_equal(grad, value_grad)
+    np.testing.assert_allclose(f, value, rtol=1e-12)
