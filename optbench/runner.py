@@ -132,11 +132,13 @@ def run_trials(
     objective, optimizer, x0: np.ndarray, steps: int, *, target_kind: str, target: float,
     divergence_kind: str, divergence: float, record_rows: np.ndarray,
     noise_keys: np.ndarray | None = None, noise: GradientNoise | None = None,
+    ladder: bool = True,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Run ``steps`` updates from ``x0 (T, D)``; return outcome arrays and recorded paths.
 
     ``noise``, if given, is added to every gradient; ``noise_keys (T,)`` key each trial's noise
-    stream (the runner passes the start-point index; default ``0..T-1``).
+    stream (the runner passes the start-point index; default ``0..T-1``). With ``ladder`` false
+    the first steps on COCO's ladder are not tracked (``ladder_hits`` is None).
 
     Returns ``(outcomes, points (R, K+1, D), gaps (R, K+1))`` where ``outcomes`` holds the
     per-trial arrays of :class:`TrialOutcomes` (all but ``group``).
@@ -175,9 +177,16 @@ def run_trials(
         # The ladder is descending, so the targets reached so far are a prefix of it, as long as
         # the count of targets >= best_gap; only rows whose count grew need writing.
         ascending = LADDER[::-1]
-        reached = len(LADDER) - np.searchsorted(ascending, best_gap, side="left")
-        ladder_hits = np.where(np.arange(len(LADDER)) < reached[:, None], 0, -1).astype(np.int32)
-        x_last = x.copy()  # last point of each trial while alive
+        if ladder:
+            reached = len(LADDER) - np.searchsorted(ascending, best_gap, side="left")
+            ladder_hits = np.where(np.arange(len(LADDER)) < reached[:, None], 0,
+                                   -1).astype(np.int32)
+        else:
+            ladder_hits = None
+        # The last point (and gap) of each trial while alive: the final one for trials that
+        # never diverge, filled in at the end; the previous step's for those that do, written
+        # when they do (update is pure, so the previous arrays can be kept without a copy).
+        x_last = x.copy()
         gap_last = gap.copy()
 
         points = np.full((len(record_rows), steps + 1, D), np.nan)
@@ -186,6 +195,7 @@ def run_trials(
         gaps[:, 0] = gap[record_rows]
 
         for k in range(1, steps + 1):
+            x_prev, gap_prev = x, gap
             x, state = optimizer.update(x, g, state, k)
             f, gap, g = objective.value_gap_and_grad(x)
             if noise is not None:
@@ -193,25 +203,28 @@ def run_trials(
             bad = alive & ~(excess(f, gap) <= bound)  # also catches NaN
             if bad.any():
                 diverged_at[bad] = k
-                alive &= ~bad  # frozen: x_last keeps the last point at which it was alive
+                alive &= ~bad  # frozen at the last point at which it was alive
+                x_last[bad] = x_prev[bad]
+                gap_last[bad] = gap_prev[bad]
             inside = criterion(x, gap) <= target
             hit = alive & inside & (first_hit < 0)
             first_hit[hit] = k
             last_outside[alive & ~inside] = k
             np.fmin(best_gap, np.where(alive, gap, np.inf), out=best_gap)
-            now = len(LADDER) - np.searchsorted(ascending, best_gap, side="left")
-            grew = np.flatnonzero(now > reached)
-            if grew.size:
-                ladder = np.arange(len(LADDER))
-                new = (ladder >= reached[grew, None]) & (ladder < now[grew, None])
-                ladder_hits[grew] = np.where(new, k, ladder_hits[grew])
-                reached = now
-            x_last[alive] = x[alive]
-            gap_last[alive] = gap[alive]
+            if ladder:
+                now = len(LADDER) - np.searchsorted(ascending, best_gap, side="left")
+                grew = np.flatnonzero(now > reached)
+                if grew.size:
+                    rungs = np.arange(len(LADDER))
+                    new = (rungs >= reached[grew, None]) & (rungs < now[grew, None])
+                    ladder_hits[grew] = np.where(new, k, ladder_hits[grew])
+                    reached = now
             if len(record_rows):
                 live = alive[record_rows] | (diverged_at[record_rows] == k)
                 points[:, k] = np.where(live[:, None], x[record_rows], np.nan)
                 gaps[:, k] = np.where(live, gap[record_rows], np.nan)
+        x_last[alive] = x[alive]
+        gap_last[alive] = gap[alive]
 
         outcomes = finish(objective, target_kind, target, alive=alive, first_hit=first_hit,
                           last_outside=last_outside, diverged_at=diverged_at, best_gap=best_gap,
@@ -336,9 +349,8 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
                                function=chunk.function_index) if chunk.function.noise else None)
         outcomes, points, gaps = run_trials(
             objective, optimizer, chunk.x0, chunk.steps, **rules,
-            noise_keys=(chunk.offset + np.arange(chunk.trials)) % chunk.n_starts, noise=noise)
-        if not chunk.ladder:
-            outcomes["ladder_hits"] = None
+            noise_keys=(chunk.offset + np.arange(chunk.trials)) % chunk.n_starts, noise=noise,
+            ladder=chunk.ladder)
     return ChunkResult(batch=chunk.batch, offset=chunk.offset, record_slot=chunk.record_slot,
                        outcomes=outcomes, points=points, gaps=gaps,
                        engine="numba" if use_kernel else "numpy")

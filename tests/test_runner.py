@@ -181,3 +181,28 @@ def test_results_do_not_depend_on_the_order_of_trials():
     assert len(set(straight["status"].tolist())) >= 2  # the batch mixes outcomes
     for name, values in straight.items():
         np.testing.assert_array_equal(shuffled[name], values[order], err_msg=name)
+
+
+def test_without_the_ladder_every_other_outcome_is_the_same():
+    # A mix of converging, unfinished and diverging trials (lr 0.51 diverges on this paraboloid).
+    objective = paraboloid(a=[0.2, 2.0], c=-5.0)
+    lr = np.array([0.1, 0.4, 0.495, 0.51, 0.6, 0.001])
+    x0 = np.tile([5.1, 2.3], (len(lr), 1))
+    rules = {"target_kind": "gap", "target": 1e-6, "divergence_kind": "factor",
+             "divergence": 1e6, "record_rows": np.arange(len(lr))}
+    sgd = make_optimizer("sgd", lr=lr)
+    with_ladder, points, gaps = run_trials(objective, sgd, x0, 300, **rules)
+    without, points2, gaps2 = run_trials(objective, sgd, x0, 300, **rules, ladder=False)
+    assert without["ladder_hits"] is None and with_ladder["ladder_hits"].shape == (6, 51)
+    for name, values in with_ladder.items():
+        if name != "ladder_hits":
+            np.testing.assert_array_equal(without[name], values, err_msg=name)
+    np.testing.assert_array_equal(points2, points)
+    np.testing.assert_array_equal(gaps2, gaps)
+    # The diverged trials are frozen at their last point alive: the recorded point before.
+    diverged = np.flatnonzero(with_ladder["diverged_at"] > 0)
+    assert diverged.size == 2
+    for row in diverged:
+        k = with_ladder["diverged_at"][row]
+        assert with_ladder["final_gap"][row] == gaps[row, k - 1]
+        assert with_ladder["final_distance"][row] == np.linalg.norm(points[row, k - 1])
