@@ -119,7 +119,9 @@ def register_optimizer(name: str, docs: dict[str, tuple]):
     """Register ``factory`` under ``name``.
 
     ``docs`` maps each parameter of the factory to ``(doc, interval_or_choices)``; defaults come
-    from the factory's signature, so they are written once.
+    from the factory's signature, so they are written once. The factory is returned wrapped: it
+    receives its arguments already checked against these rules and in the rules' form (floats or
+    ``(T, 1)`` columns), and keeps only the checks that involve several parameters.
     """
 
     def decorate(factory):
@@ -138,12 +140,37 @@ def register_optimizer(name: str, docs: dict[str, tuple]):
                 hypers[pname] = Hyperparameter(pname, default, "pair", doc, interval=rule)
             else:
                 hypers[pname] = Hyperparameter(pname, float(default), "float", doc, interval=rule)
+        signature = inspect.signature(factory)
+
+        @functools.wraps(factory)
+        def checked(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return factory(**{k: _checked_value(hypers[k], v) for k, v in bound.arguments.items()})
+
         summary = (factory.__doc__ or "").strip().splitlines()[0]
-        OPTIMIZERS[name] = OptimizerSpec(name, _accepting_schedule(factory, hypers["lr"]),
+        OPTIMIZERS[name] = OptimizerSpec(name, _accepting_schedule(checked, hypers["lr"]),
                                          summary, hypers, schedulable=True)
-        return factory
+        return checked
 
     return decorate
+
+
+def _checked_value(hyper: Hyperparameter, value):
+    """A factory argument checked against its registration, in the form the rules take: a float
+    or ``(T, 1)`` column per number (a pair of them for a pair), a checked choice, a bool as is."""
+    if hyper.kind == "pair":
+        if len(value) != 2:
+            raise ValueError(f"{hyper.name} must be a pair of numbers, got {value!r}")
+        return tuple(as_per_trial(hyper, v, f"{hyper.name}[{i}]") for i, v in enumerate(value))
+    if hyper.kind == "choice":
+        if value not in hyper.choices:
+            raise ValueError(f"{hyper.name} must be one of {', '.join(map(repr, hyper.choices))}, "
+                             f"got {value!r}")
+        return value
+    if hyper.kind == "bool":
+        return value
+    return as_per_trial(hyper, value)
 
 
 SCHEDULE_KEY = "schedule"
@@ -204,11 +231,6 @@ def make_optimizer(name: str, **hyperparameters) -> Optimizer:
     return spec.factory(**hyperparameters)
 
 
-def per_trial(spec_name: str, name: str, value, label: str | None = None):
-    """Check ``value`` against the registered interval; return a float or a ``(T, 1)`` array."""
-    return as_per_trial(OPTIMIZERS[spec_name].hyperparameters[name], value, label)
-
-
 def as_per_trial(hyper: Hyperparameter, value, label: str | None = None):
     """Check ``value`` against ``hyper``'s interval; return a float or a ``(T, 1)`` array."""
     hyper.check(value, label)
@@ -220,19 +242,6 @@ def as_per_trial(hyper: Hyperparameter, value, label: str | None = None):
             f"{label or hyper.name} must be a scalar or have shape (trials,), got {arr.shape}"
         )
     return arr[:, None]
-
-
-def _pair(spec_name: str, name: str, value):
-    if len(value) != 2:
-        raise ValueError(f"{name} must be a pair of numbers, got {value!r}")
-    return tuple(per_trial(spec_name, name, v, f"{name}[{i}]") for i, v in enumerate(value))
-
-
-def _choice(spec_name: str, name: str, value):
-    choices = OPTIMIZERS[spec_name].hyperparameters[name].choices
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return value
 
 
 def _any_nonzero(value) -> bool:
@@ -358,10 +367,6 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, 
     References:
       ``torch.optim.SGD``; Polyak (1964); Sutskever et al., ICML 2013 (Nesterov form).
     """
-    lr = per_trial("sgd", "lr", lr)
-    momentum = per_trial("sgd", "momentum", momentum)
-    dampening = per_trial("sgd", "dampening", dampening)
-    weight_decay = per_trial("sgd", "weight_decay", weight_decay)
     if nesterov and (np.any(np.asarray(momentum) <= 0) or _any_nonzero(dampening)):
         raise ValueError("nesterov requires a momentum > 0 and zero dampening")
     use_momentum = _any_nonzero(momentum)
@@ -433,11 +438,7 @@ def adagrad(
     References:
       ``torch.optim.Adagrad``; Duchi, Hazan & Singer, JMLR 12 (2011).
     """
-    lr = per_trial("adagrad", "lr", lr)
-    lr_decay = per_trial("adagrad", "lr_decay", lr_decay)
-    weight_decay = per_trial("adagrad", "weight_decay", weight_decay)
-    s0 = per_trial("adagrad", "initial_accumulator_value", initial_accumulator_value)
-    eps = per_trial("adagrad", "eps", eps)
+    s0 = initial_accumulator_value
     weight_decay = weight_decay if _any_nonzero(weight_decay) else None
 
     def init(x):
@@ -539,12 +540,6 @@ def rmsprop(
       ``torch.optim.RMSprop``; Hinton, Neural Networks for Machine Learning, lecture 6e (2012);
       Graves, arXiv:1308.0850 (centered form).
     """
-    lr = per_trial("rmsprop", "lr", lr)
-    alpha = per_trial("rmsprop", "alpha", alpha)
-    eps = per_trial("rmsprop", "eps", eps)
-    weight_decay = per_trial("rmsprop", "weight_decay", weight_decay)
-    momentum = per_trial("rmsprop", "momentum", momentum)
-    state_init = _choice("rmsprop", "state_init", state_init)
     weight_decay = weight_decay if _any_nonzero(weight_decay) else None
     use_momentum = _any_nonzero(momentum)
     no_momentum = np.asarray(momentum) == 0
@@ -652,11 +647,7 @@ def adam(
       ``torch.optim.Adam``; Kingma & Ba, ICLR 2015; Reddi, Kale & Kumar, ICLR 2018 (AMSGrad);
       Loshchilov & Hutter, ICLR 2019 (decoupled weight decay).
     """
-    lr = per_trial("adam", "lr", lr)
-    beta1, beta2 = _pair("adam", "betas", betas)
-    eps = per_trial("adam", "eps", eps)
-    weight_decay = per_trial("adam", "weight_decay", weight_decay)
-    state_init = _choice("adam", "state_init", state_init)
+    beta1, beta2 = betas
     weight_decay = weight_decay if _any_nonzero(weight_decay) else None
     first_gradient = state_init == "first_gradient"
 
@@ -711,10 +702,7 @@ def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=Fals
       ``torch.optim.AdamW``; Loshchilov & Hutter, "Decoupled Weight Decay Regularization",
       ICLR 2019.
     """
-    lr = per_trial("adamw", "lr", lr)
-    beta1, beta2 = _pair("adamw", "betas", betas)
-    eps = per_trial("adamw", "eps", eps)
-    weight_decay = per_trial("adamw", "weight_decay", weight_decay)
+    beta1, beta2 = betas
     weight_decay = weight_decay if _any_nonzero(weight_decay) else None
 
     def init(x):
@@ -780,10 +768,7 @@ def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=Fal
       ``torch.optim.Adamax``; Kingma & Ba, "Adam: A Method for Stochastic Optimization",
       ICLR 2015, section 7.1.
     """
-    lr = per_trial("adamax", "lr", lr)
-    beta1, beta2 = _pair("adamax", "betas", betas)
-    eps = per_trial("adamax", "eps", eps)
-    weight_decay = per_trial("adamax", "weight_decay", weight_decay)
+    beta1, beta2 = betas
     weight_decay = weight_decay if _any_nonzero(weight_decay) else None
 
     def init(x):
@@ -871,11 +856,7 @@ def nadam(
       ``torch.optim.NAdam``; Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016
       workshop; Loshchilov & Hutter, ICLR 2019 (decoupled weight decay).
     """
-    lr = per_trial("nadam", "lr", lr)
-    beta1, beta2 = _pair("nadam", "betas", betas)
-    eps = per_trial("nadam", "eps", eps)
-    weight_decay = per_trial("nadam", "weight_decay", weight_decay)
-    momentum_decay = per_trial("nadam", "momentum_decay", momentum_decay)
+    beta1, beta2 = betas
     weight_decay = weight_decay if _any_nonzero(weight_decay) else None
 
     def init(x):
@@ -972,10 +953,7 @@ def radam(
       ``torch.optim.RAdam``; Liu et al., "On the Variance of the Adaptive Learning Rate and
       Beyond", ICLR 2020.
     """
-    lr = per_trial("radam", "lr", lr)
-    beta1, beta2 = _pair("radam", "betas", betas)
-    eps = per_trial("radam", "eps", eps)
-    weight_decay = per_trial("radam", "weight_decay", weight_decay)
+    beta1, beta2 = betas
     weight_decay = weight_decay if _any_nonzero(weight_decay) else None
 
     def init(x):
@@ -1042,10 +1020,6 @@ def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
       ``torch.optim.Adadelta``; Zeiler, "ADADELTA: An Adaptive Learning Rate Method",
       arXiv:1212.5701 (2012).
     """
-    lr = per_trial("adadelta", "lr", lr)
-    rho = per_trial("adadelta", "rho", rho)
-    eps = per_trial("adadelta", "eps", eps)
-    weight_decay = per_trial("adadelta", "weight_decay", weight_decay)
     weight_decay = weight_decay if _any_nonzero(weight_decay) else None
 
     def init(x):
@@ -1116,12 +1090,11 @@ def rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0), maximize=False):
       ``torch.optim.Rprop``; Riedmiller & Braun, "A Direct Adaptive Method for Faster
       Backpropagation Learning: The RPROP Algorithm", ICNN 1993; Igel & Hüsken (2000).
     """
-    lr = per_trial("rprop", "lr", lr)
-    etaminus, etaplus = _pair("rprop", "etas", etas)
+    etaminus, etaplus = etas
     if np.any(np.asarray(etaminus) >= 1) or np.any(np.asarray(etaplus) <= 1):
         bad = (np.max(etaminus), np.min(etaplus))
         raise ValueError(f"etas must satisfy 0 < etas[0] < 1 < etas[1], got {bad!r}")
-    step_size_min, step_size_max = _pair("rprop", "step_sizes", step_sizes)
+    step_size_min, step_size_max = step_sizes
     if np.any(np.asarray(step_size_min) > np.asarray(step_size_max)):
         raise ValueError("step_sizes must satisfy step_sizes[0] <= step_sizes[1], got "
                          f"{(np.max(step_size_min), np.min(step_size_max))!r}")
@@ -1200,11 +1173,6 @@ def asgd(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=Fal
       ``torch.optim.ASGD``; Polyak & Juditsky, "Acceleration of Stochastic Approximation by
       Averaging", SIAM J. Control Optim. 30(4), 1992.
     """
-    lr = per_trial("asgd", "lr", lr)
-    lambd = per_trial("asgd", "lambd", lambd)
-    alpha = per_trial("asgd", "alpha", alpha)
-    t0 = per_trial("asgd", "t0", t0)
-    weight_decay = per_trial("asgd", "weight_decay", weight_decay)
     weight_decay = weight_decay if _any_nonzero(weight_decay) else None
 
     def init(x):
@@ -1268,9 +1236,7 @@ def lion(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False):
       Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023
       (arXiv:2302.06675), Algorithm 2, with its defaults.
     """
-    lr = per_trial("lion", "lr", lr)
-    beta1, beta2 = _pair("lion", "betas", betas)
-    weight_decay = per_trial("lion", "weight_decay", weight_decay)
+    beta1, beta2 = betas
     weight_decay = weight_decay if _any_nonzero(weight_decay) else None
 
     def init(x):
@@ -1316,7 +1282,6 @@ def sign_descent(lr=1e-3, maximize=False):
     References:
       Bernstein et al., "signSGD: Compressed Optimisation for Non-Convex Problems", ICML 2018.
     """
-    lr = per_trial("sign_descent", "lr", lr)
 
     def init(x):
         return SignDescentState()
@@ -1344,7 +1309,6 @@ __all__ = [
     "lion",
     "make_optimizer",
     "nadam",
-    "per_trial",
     "radam",
     "rmsprop",
     "rprop",
