@@ -337,7 +337,7 @@ class Config(_Frozen):
     name: str
     description: str = ""
     seed: int = 0
-    steps: int = Field(default=1000, ge=1, description="step budget of every trial")
+    steps: int = Field(default=1000, ge=1, le=2**31 - 1, description="step budget of every trial")
     target: Target = Target()
     divergence: Divergence = Divergence()
     record: int = Field(default=4, ge=0, description="trajectories recorded per group")
@@ -435,7 +435,8 @@ def _raw_config_model():
         name=(str | None, Field(None, description="name of the benchmark; default the file's stem")),
         description=(str, ""),
         seed=(int, Field(0, strict=True, description="seed of every random choice; --seed overrides it")),
-        steps=(int, Field(1000, ge=1, strict=True, description="step budget of every trial")),
+        steps=(int, Field(1000, ge=1, le=2**31 - 1, strict=True,
+                          description="step budget of every trial")),
         target=(Target, Target()),
         divergence=(Divergence, Divergence()),
         record=(int, Field(4, ge=0, strict=True,

@@ -113,6 +113,11 @@ def _lerp_compiled(start, end, weight):
     return impl
 
 
+@overload(_opt.zeros_like, inline="always")
+def _zeros_like_compiled(a):
+    return lambda a: 0.0
+
+
 def _constant(flag):
     """A literal bool as a compile-time constant (so LLVM folds the branches it selects)."""
     return flag
@@ -127,6 +132,45 @@ def _constant_compiled(flag):
     return lambda flag: flag
 
 
+def _entry(array, d, i):
+    """``array[d, i]``, or None where the state is absent (``array`` None)."""
+
+
+@overload(_entry, inline="always")
+def _entry_compiled(array, d, i):
+    # Typed per call site: an absent state stays None (not an optional value that every
+    # element would test), so each combination compiles to its own branch-free loop.
+    if isinstance(array, types.NoneType):
+        return lambda array, d, i: None
+    return lambda array, d, i: array[d, i]
+
+
+def _store(array, d, i, value):
+    """``array[d, i] = value``, nothing where the state is absent."""
+
+
+@overload(_store, inline="always")
+def _store_compiled(array, d, i, value):
+    if isinstance(array, types.NoneType):
+        return lambda array, d, i, value: None
+
+    def impl(array, d, i, value):
+        array[d, i] = value
+
+    return impl
+
+
+def _item(column, s):
+    """``column[s]``, or None where the hyperparameter is absent (``column`` None)."""
+
+
+@overload(_item, inline="always")
+def _item_compiled(column, s):
+    if isinstance(column, types.NoneType):
+        return lambda column, s: None
+    return lambda column, s: column[s]
+
+
 # The rules, compiled on scalars (not cached on their own: each kernel that inlines one is).
 _sgd_rule = njit(error_model="numpy")(_opt.sgd_rule)
 _adagrad_rule = njit(error_model="numpy")(_opt.adagrad_rule)
@@ -137,6 +181,8 @@ _adam_rule = njit(error_model="numpy")(_opt.adam_rule)
 # Functions: value and gradient over a (D, n) block, exactly as functions.py computes them.
 
 PARABOLOID, ROSENBROCK = 0, 1
+#: Status codes, as optbench.runner's.
+CONVERGED, DIVERGED, UNFINISHED = 0, 1, 2
 
 
 @njit(**_JIT)
@@ -259,84 +305,146 @@ def _distance(x, n, minimizers, out, terms, acc, best):
 
 
 # ---------------------------------------------------------------------------------------------
-# Update rules over one coordinate row of a run of trials that share their hyperparameters.
-# Each updates x in place. The discrete options arrive as literals, so each combination compiles
-# to branch-free code;
-# an absent state or weight decay is None, which numba compiles away.
+# Update rules over a block: every coordinate of every run of trials that share their
+# hyperparameters. Each reads the point from x_in and writes the new one to x (the previous point
+# stays in x_in: the one a diverged trial is frozen at). The discrete options arrive as literals
+# and an absent state or weight decay as None, so numba compiles each combination to one
+# branch-free loop. Trial indices are unsigned: numba then skips the negative-index wrap-around,
+# and the loop over trials vectorizes. With ``fused`` (a literal), the loop also evaluates the
+# paraboloid while the new point is in a register: ``value += a x^2`` and ``g = 2 a x``
+# (functions.py's arithmetic; the first term of each sum is added to -0.0, as in NumPy's).
+
+
+@njit(inline="always", **_JIT)
+def _paraboloid_term(x_new, a, g, value, d, v, i):
+    # The first term of a sum starts from -0.0, as NumPy's (exact: -0.0 + t = t).
+    value[v, i] = (value[v, i] if v == 0 and d > 0 else -0.0) + a * x_new * x_new
+    g[d, i] = (2.0 * a) * x_new
+
+
+@njit(inline="always", **_JIT)
+def _run(runs, r):
+    """Trials ``lo:hi`` (unsigned) of run ``r`` and its row of the hyperparameter table."""
+    return np.uint64(runs[r, 0]), np.uint64(runs[r, 1]), runs[r, 2]
 
 
 @njit(**_JIT)
-def _sgd_row(x, g, buf, step, lr, momentum, dampening, weight_decay, nesterov,
-             maximize):
+def _sgd_block(x, x_in, g, buf, runs, n_runs, step, table, wd, nesterov, maximize, fused, fvec,
+               value, by_coordinate):
     literally(nesterov)
     literally(maximize)
-    nesterov, maximize = _constant(nesterov), _constant(maximize)
-    for i in range(x.shape[0]):  # from 0: no negative-index wrap-around, so it vectorizes
-        if buf is None:
-            x[i], _ = _sgd_rule(x[i], g[i], None, step, lr, momentum, dampening, weight_decay,
-                                  nesterov, maximize)
-        else:
-            x[i], buf[i] = _sgd_rule(x[i], g[i], buf[i], step, lr, momentum, dampening,
-                                       weight_decay, nesterov, maximize)
+    literally(fused)
+    nesterov, maximize, fused = _constant(nesterov), _constant(maximize), _constant(fused)
+    for r in range(n_runs):
+        lo, hi, s = _run(runs, r)
+        lr, momentum, dampening = table[s, 0], table[s, 1], table[s, 2]
+        weight_decay = _item(wd, s)
+        for d in range(x.shape[0]):
+            a, v = fvec[d], d if by_coordinate else 0
+            for i in range(lo, hi):
+                b = _entry(buf, d, i)
+                x_new, b = _sgd_rule(x_in[d, i], g[d, i], b, step, lr, momentum, dampening,
+                                     weight_decay, nesterov, maximize)
+                _store(buf, d, i, b)
+                x[d, i] = x_new
+                if fused:
+                    _paraboloid_term(x_new, a, g, value, d, v, i)
 
 
 @njit(**_JIT)
-def _adagrad_row(x, g, state_sum, step, lr, lr_decay, eps, weight_decay, maximize):
+def _adagrad_block(x, x_in, g, state_sum, runs, n_runs, step, table, wd, maximize, fused, fvec,
+                   value, by_coordinate):
     literally(maximize)
-    maximize = _constant(maximize)
-    for i in range(x.shape[0]):  # from 0: no negative-index wrap-around, so it vectorizes
-        x[i], state_sum[i] = _adagrad_rule(x[i], g[i], state_sum[i], step, lr, lr_decay, eps,
-                                             weight_decay, maximize)
+    literally(fused)
+    maximize, fused = _constant(maximize), _constant(fused)
+    for r in range(n_runs):
+        lo, hi, s = _run(runs, r)
+        lr, lr_decay, eps = table[s, 0], table[s, 1], table[s, 2]
+        weight_decay = _item(wd, s)
+        for d in range(x.shape[0]):
+            a, v = fvec[d], d if by_coordinate else 0
+            for i in range(lo, hi):
+                x_new, state_sum[d, i] = _adagrad_rule(x_in[d, i], g[d, i], state_sum[d, i],
+                                                       step, lr, lr_decay, eps, weight_decay,
+                                                       maximize)
+                x[d, i] = x_new
+                if fused:
+                    _paraboloid_term(x_new, a, g, value, d, v, i)
 
 
 @njit(**_JIT)
-def _rmsprop_row(x, g, square_avg, grad_avg, buf, step, lr, alpha, eps,
-                 weight_decay, momentum, maximize, first_gradient):
+def _rmsprop_run(x, x_in, g, square_avg, grad_avg, buf, lo, hi, step, lr, alpha, eps,
+                 weight_decay, momentum, maximize, first_gradient, fused, fvec, value,
+                 by_coordinate):
     literally(maximize)
     literally(first_gradient)
+    literally(fused)
     maximize, first_gradient = _constant(maximize), _constant(first_gradient)
-    for i in range(x.shape[0]):  # from 0: no negative-index wrap-around, so it vectorizes
-        if grad_avg is None:
-            if buf is None:
-                x[i], square_avg[i], _, _ = _rmsprop_rule(
-                    x[i], g[i], square_avg[i], None, None, step, lr, alpha, eps, weight_decay,
-                    momentum, None, maximize, first_gradient)
-            else:
-                x[i], square_avg[i], _, buf[i] = _rmsprop_rule(
-                    x[i], g[i], square_avg[i], None, buf[i], step, lr, alpha, eps, weight_decay,
-                    momentum, None, maximize, first_gradient)
-        else:
-            if buf is None:
-                x[i], square_avg[i], grad_avg[i], _ = _rmsprop_rule(
-                    x[i], g[i], square_avg[i], grad_avg[i], None, step, lr, alpha, eps,
-                    weight_decay, momentum, None, maximize, first_gradient)
-            else:
-                x[i], square_avg[i], grad_avg[i], buf[i] = _rmsprop_rule(
-                    x[i], g[i], square_avg[i], grad_avg[i], buf[i], step, lr, alpha, eps,
-                    weight_decay, momentum, None, maximize, first_gradient)
+    fused = _constant(fused)
+    for d in range(x.shape[0]):
+        a, v = fvec[d], d if by_coordinate else 0
+        for i in range(lo, hi):
+            avg = _entry(grad_avg, d, i)
+            b = _entry(buf, d, i)
+            x_new, square_avg[d, i], avg, b = _rmsprop_rule(
+                x_in[d, i], g[d, i], square_avg[d, i], avg, b, step, lr, alpha, eps,
+                weight_decay, momentum, None, maximize, first_gradient)
+            _store(grad_avg, d, i, avg)
+            _store(buf, d, i, b)
+            x[d, i] = x_new
+            if fused:
+                _paraboloid_term(x_new, a, g, value, d, v, i)
 
 
 @njit(**_JIT)
-def _adam_row(x, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2,
-              eps, weight_decay, decoupled_weight_decay, maximize, bias_correction,
-              first_gradient):
+def _rmsprop_block(x, x_in, g, square_avg, grad_avg, buf, runs, n_runs, step, table, wd,
+                   maximize, first_gradient, fused, fvec, value, by_coordinate):
+    literally(maximize)
+    literally(first_gradient)
+    literally(fused)
+    for r in range(n_runs):
+        lo, hi, s = _run(runs, r)
+        lr, alpha, eps, momentum = table[s, 0], table[s, 1], table[s, 2], table[s, 3]
+        weight_decay = _item(wd, s)
+        # Where momentum is 0, torch (and the NumPy path) step without the buffer.
+        if buf is None or momentum == 0.0:
+            _rmsprop_run(x, x_in, g, square_avg, grad_avg, None, lo, hi, step, lr, alpha, eps,
+                         weight_decay, momentum, maximize, first_gradient, fused, fvec, value,
+                         by_coordinate)
+        else:
+            _rmsprop_run(x, x_in, g, square_avg, grad_avg, buf, lo, hi, step, lr, alpha, eps,
+                         weight_decay, momentum, maximize, first_gradient, fused, fvec, value,
+                         by_coordinate)
+
+
+@njit(**_JIT)
+def _adam_block(x, x_in, g, exp_avg, exp_avg_sq, max_exp_avg_sq, runs, n_runs, step, table, wd,
+                decoupled_weight_decay, maximize, bias_correction, first_gradient, fused, fvec,
+                value, by_coordinate):
     literally(decoupled_weight_decay)
     literally(maximize)
     literally(bias_correction)
     literally(first_gradient)
+    literally(fused)
     decoupled_weight_decay = _constant(decoupled_weight_decay)
     maximize, bias_correction = _constant(maximize), _constant(bias_correction)
-    first_gradient = _constant(first_gradient)
-    for i in range(x.shape[0]):  # from 0: no negative-index wrap-around, so it vectorizes
-        if max_exp_avg_sq is None:
-            x[i], exp_avg[i], exp_avg_sq[i], _ = _adam_rule(
-                x[i], g[i], exp_avg[i], exp_avg_sq[i], None, step, lr, beta1, beta2, eps,
-                weight_decay, decoupled_weight_decay, maximize, bias_correction, first_gradient)
-        else:
-            x[i], exp_avg[i], exp_avg_sq[i], max_exp_avg_sq[i] = _adam_rule(
-                x[i], g[i], exp_avg[i], exp_avg_sq[i], max_exp_avg_sq[i], step, lr, beta1,
-                beta2, eps, weight_decay, decoupled_weight_decay, maximize, bias_correction,
-                first_gradient)
+    first_gradient, fused = _constant(first_gradient), _constant(fused)
+    for r in range(n_runs):
+        lo, hi, s = _run(runs, r)
+        lr, beta1, beta2, eps = table[s, 0], table[s, 1], table[s, 2], table[s, 3]
+        weight_decay = _item(wd, s)
+        for d in range(x.shape[0]):
+            a, v = fvec[d], d if by_coordinate else 0
+            for i in range(lo, hi):
+                peak = _entry(max_exp_avg_sq, d, i)
+                x_new, exp_avg[d, i], exp_avg_sq[d, i], peak = _adam_rule(
+                    x_in[d, i], g[d, i], exp_avg[d, i], exp_avg_sq[d, i], peak, step, lr,
+                    beta1, beta2, eps, weight_decay, decoupled_weight_decay, maximize,
+                    bias_correction, first_gradient)
+                _store(max_exp_avg_sq, d, i, peak)
+                x[d, i] = x_new
+                if fused:
+                    _paraboloid_term(x_new, a, g, value, d, v, i)
 
 
 #: Per-group hyperparameter columns of each kernel, in order.
@@ -357,112 +465,57 @@ FLAGS = {
 
 
 @njit(**_JIT)
-def _update(x, g, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsprop, wd, f0, f1, f2,
-            f3, f4):
-    """One step of the optimizer on a block, in place (separate input and output arrays would
-    need more run-time alias checks than LLVM makes before it vectorizes a loop).
+def _update(x, x_in, g, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsprop, wd, f0,
+            f1, f2, f3, f4, fused, fvec, value, by_coordinate):
+    """One step of the optimizer on a block: ``x`` from ``x_in`` (and, ``fused``, the
+    paraboloid's value terms into ``value`` and its gradient into ``g``).
 
     Exactly one of ``adam``, ``sgd``, ``adagrad``, ``rmsprop`` is its per-group hyperparameter
     table (the others are None), ``wd`` the weight-decay column or None when no trial of the
     chunk decays (as the NumPy path), ``s0..s2`` the state buffers or None; ``f0..f4`` the
-    optimizer's discrete options (``FLAGS``). Branches on None are pruned at compile time, so
-    each call compiles only the code it runs.
+    optimizer's discrete options (``FLAGS``). ``value`` gets coordinate ``d``'s terms in its
+    row ``d`` (``by_coordinate``, to be summed pairwise) or all of them in row 0.
     """
     literally(f0)
     literally(f1)
     literally(f2)
     literally(f3)
     literally(f4)
-    D = x.shape[0]
-    for r in range(n_runs):
-        lo, hi, s = runs[r, 0], runs[r, 1], runs[r, 2]
-        if adam is not None:
-            lr, b1, b2, eps = adam[s, 0], adam[s, 1], adam[s, 2], adam[s, 3]
-            for d in range(D):
-                if s2 is None:
-                    if wd is None:
-                        _adam_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], None, step, lr, b1,
-                                  b2, eps, None, f1, f2, f3, f4)
-                    else:
-                        _adam_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], None, step, lr, b1,
-                                  b2, eps, wd[s], f1, f2, f3, f4)
-                elif wd is None:
-                    _adam_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], s2[d, lo:hi], step, lr, b1, b2,
-                              eps, None, f1, f2, f3, f4)
-                else:
-                    _adam_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], s2[d, lo:hi], step, lr, b1, b2,
-                              eps, wd[s], f1, f2, f3, f4)
-        if sgd is not None:
-            lr, mom, damp = sgd[s, 0], sgd[s, 1], sgd[s, 2]
-            for d in range(D):
-                if s0 is None:
-                    if wd is None:
-                        _sgd_row(x[d, lo:hi], g[d, lo:hi], None, step, lr, mom, damp, None, f0,
-                                 f1)
-                    else:
-                        _sgd_row(x[d, lo:hi], g[d, lo:hi], None, step, lr, mom, damp, wd[s],
-                                 f0, f1)
-                elif wd is None:
-                    _sgd_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], step, lr, mom, damp, None, f0, f1)
-                else:
-                    _sgd_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], step, lr, mom, damp, wd[s], f0,
-                             f1)
-        if adagrad is not None:
-            lr, decay, eps = adagrad[s, 0], adagrad[s, 1], adagrad[s, 2]
-            for d in range(D):
-                if wd is None:
-                    _adagrad_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], step, lr, decay, eps, None,
-                                 f0)
-                else:
-                    _adagrad_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], step, lr, decay, eps, wd[s],
-                                 f0)
-        if rmsprop is not None:
-            lr, alpha, eps, mom = rmsprop[s, 0], rmsprop[s, 1], rmsprop[s, 2], rmsprop[s, 3]
-            # Where momentum is 0, torch (and the NumPy path) step without the buffer.
-            for d in range(D):
-                if s1 is None:
-                    if s2 is None or mom == 0.0:
-                        if wd is None:
-                            _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], None, None, step,
-                                         lr, alpha, eps, None, mom, f1, f2)
-                        else:
-                            _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], None, None, step,
-                                         lr, alpha, eps, wd[s], mom, f1, f2)
-                    elif wd is None:
-                        _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], None, s2[d, lo:hi], step, lr,
-                                     alpha, eps, None, mom, f1, f2)
-                    else:
-                        _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], None, s2[d, lo:hi], step, lr,
-                                     alpha, eps, wd[s], mom, f1, f2)
-                elif s2 is None or mom == 0.0:
-                    if wd is None:
-                        _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], None, step, lr,
-                                     alpha, eps, None, mom, f1, f2)
-                    else:
-                        _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], None, step, lr,
-                                     alpha, eps, wd[s], mom, f1, f2)
-                elif wd is None:
-                    _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], s2[d, lo:hi], step, lr,
-                                 alpha, eps, None, mom, f1, f2)
-                else:
-                    _rmsprop_row(x[d, lo:hi], g[d, lo:hi], s0[d, lo:hi], s1[d, lo:hi], s2[d, lo:hi], step, lr,
-                                 alpha, eps, wd[s], mom, f1, f2)
+    literally(fused)
+    if adam is not None:
+        _adam_block(x, x_in, g, s0, s1, s2, runs, n_runs, step, adam, wd, f1, f2, f3, f4,
+                    fused, fvec, value, by_coordinate)
+    if sgd is not None:
+        _sgd_block(x, x_in, g, s0, runs, n_runs, step, sgd, wd, f0, f1, fused, fvec, value,
+                   by_coordinate)
+    if adagrad is not None:
+        _adagrad_block(x, x_in, g, s0, runs, n_runs, step, adagrad, wd, f0, fused, fvec, value,
+                       by_coordinate)
+    if rmsprop is not None:
+        _rmsprop_block(x, x_in, g, s0, s1, s2, runs, n_runs, step, rmsprop, wd, f1, f2, fused,
+                       fvec, value, by_coordinate)
 
 
 @njit(cache=True, **_JIT)
 def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x0, row_setting,
               fn, fvec, fscalar, f_star, minimizers, steps, by_distance, target, bound_is_gap,
-              divergence, record_rows, points, gaps, block, first_hit, last_outside,
-              diverged_at, best_gap, gap_last, alive, x_last, ladder, ladder_hits):
+              divergence, record_rows, points, gaps, block, status, first_hit, settled,
+              diverged_at, final_gap, best_gap, final_distance, ladder, ladder_hits):
     """Run ``steps`` updates of every trial of ``x0 (T, D)``; fill the per-trial outputs.
 
-    Mirrors :func:`optbench.runner.run_trials` step for step (see there for the definitions):
-    ``first_hit``, ``last_outside``, ``diverged_at``, ``best_gap``, ``gap_last``, ``alive`` and
-    ``x_last`` are written per trial; ``points``/``gaps`` per recorded row (``record_rows``,
+    Mirrors :func:`optbench.runner.run_trials` step for step and :func:`optbench.runner.finish`
+    at the end (see there for the definitions): ``status``, ``first_hit``, ``settled``,
+    ``diverged_at``, ``final_gap``, ``best_gap`` and ``final_distance`` are written per trial;
+    ``points``/``gaps`` per recorded row (``record_rows``,
     sorted). The optimizer arguments are those of :func:`_update`; ``s0..s2`` are ``(D, B)``
     buffers of ``block`` trials, the width of the blocks the chunk is cut into.
     ``ladder_hits (T, L)`` (or None) gets each trial's first step with a best gap at or below
     each rung of the descending ``ladder``.
+
+    Per step and block: one pass that updates every coordinate (on the paraboloid, also its
+    value and gradient), one over the trials for the bookkeeping. The point and value are
+    double-buffered, so the previous ones are at hand when a trial diverges without a copy per
+    step, and a trial is alive while its ``died_at`` is -1.
     """
     literally(f0)
     literally(f1)
@@ -471,24 +524,28 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     literally(f4)
     T, D = x0.shape
     B = block
+    fused = fn == PARABOLOID
+    by_coordinate = D >= 8  # NumPy sums 8 terms or more pairwise: keep them, then sum
     n_terms = D if fn == PARABOLOID else D - 1
     x = np.empty((D, B))
-    x_prev = np.empty((D, B))
+    x_in = np.empty((D, B))
     g = np.empty((D, B))
     terms = np.empty((max(n_terms, D), B))
     acc = np.empty((8, B))
     f = np.empty(B)
+    f_in = np.empty(B)
     crit = np.empty(B)
     best = np.empty(B)
     bound = np.empty(B)
     runs = np.empty((B, 3), dtype=np.int64)
-    # The block's bookkeeping, all 64-bit so that one loop over trials vectorizes.
-    live = np.empty(B, dtype=np.int64)
-    hit = np.empty(B, dtype=np.int64)
-    outside = np.empty(B, dtype=np.int64)
-    died_at = np.empty(B, dtype=np.int64)
+    # The block's bookkeeping: steps as 32-bit integers (half the memory traffic of the pass
+    # over the trials that runs every step; budgets stay below 2^31 steps).
+    hit = np.empty(B, dtype=np.int32)
+    outside = np.empty(B, dtype=np.int32)
+    died_at = np.empty(B, dtype=np.int32)
     least = np.empty(B)
-    last_gap = np.empty(B)
+    last_gap = np.empty(B)  # the gap where a diverged trial is frozen
+    frozen = np.empty((D, B))  # and the point
     rung = np.empty(B, dtype=np.int64)  # rungs of the ladder reached: a prefix of it
     n_rungs = ladder.shape[0]
     tiny = np.finfo(np.float64).tiny
@@ -531,7 +588,6 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             gap = f[i] - f_star
             ok = np.isfinite(f[i])
             inside = ok and (crit[i] if by_distance else gap) <= target
-            live[i] = 1 if ok else 0
             died_at[i] = -1 if ok else 0
             hit[i] = 0 if inside else -1
             outside[i] = -1 if inside else 0
@@ -541,8 +597,10 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             scale = target if not by_distance and gap < target else gap
             scale = max(scale, tiny)  # NaN stays NaN, as np.maximum
             bound[i] = divergence if bound_is_gap else divergence * scale
+            if not ok:
+                bound[i] = -np.inf  # a diverged trial's bound: no gap is within it again
             for d in range(D):
-                x_last[b0 + i, d] = x[d, i]
+                frozen[d, i] = x[d, i]
             if ladder_hits is not None:
                 r = 0
                 while r < n_rungs and ladder[r] >= least[i]:
@@ -556,31 +614,34 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             for d in range(D):
                 points[r, 0, d] = x[d, i]
             gaps[r, 0] = f[i] - f_star
-        for k in range(1, steps + 1):
-            for d in range(D):
-                for i in range(n):
-                    x_prev[d, i] = x[d, i]
-            _update(x, g, s0, s1, s2, runs, n_runs, float(k), adam, sgd, adagrad, rmsprop, wd,
-                    f0, f1, f2, f3, f4)
-            _value_and_grad(fn, fvec, fscalar, x, n, f, g, terms, acc)
+        for k_step in range(1, steps + 1):
+            k = np.int32(k_step)
+            x, x_in = x_in, x
+            f, f_in = f_in, f
+            if fused:
+                value = terms if by_coordinate else f.reshape((1, B))
+                _update(x, x_in, g, s0, s1, s2, runs, n_runs, float(k), adam, sgd, adagrad,
+                        rmsprop, wd, f0, f1, f2, f3, f4, True, fvec, value, by_coordinate)
+                if by_coordinate:
+                    _pairwise_sum(terms, 0, D, n, f, acc)
+            else:
+                _update(x, x_in, g, s0, s1, s2, runs, n_runs, float(k), adam, sgd, adagrad,
+                        rmsprop, wd, f0, f1, f2, f3, f4, False, fvec, terms, False)
+                _value_and_grad(fn, fvec, fscalar, x, n, f, g, terms, acc)
             if by_distance:
                 _distance(x, n, minimizers, crit, terms, acc, best)
+            # Per trial: within its bound (alive) or not; the bound of a diverged trial is -inf,
+            # so this pass reads no status: divergences are rare, and found after it.
             died = 0
             for i in range(n):
                 gap = f[i] - f_star
-                was = live[i]
                 ok = 1 if gap <= bound[i] else 0  # 0 for NaN
-                bad = was & (1 - ok)
-                now = was & ok
                 inside = 1 if (crit[i] if by_distance else gap) <= target else 0
                 first = 1 if hit[i] < 0 else 0
-                died_at[i] = k if bad == 1 else died_at[i]
-                live[i] = now
-                hit[i] = k if (now & inside & first) == 1 else hit[i]
-                outside[i] = k if (now & (1 - inside)) == 1 else outside[i]
-                least[i] = gap if (now == 1) & (gap < least[i]) else least[i]
-                last_gap[i] = gap if now == 1 else last_gap[i]
-                died |= bad
+                hit[i] = k if (ok & inside & first) == 1 else hit[i]
+                outside[i] = k if (ok & (1 - inside)) == 1 else outside[i]
+                least[i] = gap if (ok == 1) & (gap < least[i]) else least[i]
+                died |= (1 - ok) & (1 if bound[i] > -np.inf else 0)
             if ladder_hits is not None:
                 for i in range(n):
                     r = rung[i]
@@ -592,28 +653,38 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             if died:
                 # A diverged trial is frozen at its last point while alive: the previous one.
                 for i in range(n):
-                    if died_at[i] == k:
+                    if bound[i] > -np.inf and not f[i] - f_star <= bound[i]:
+                        died_at[i] = k
+                        bound[i] = -np.inf
+                        last_gap[i] = f_in[i] - f_star
                         for d in range(D):
-                            x_last[b0 + i, d] = x_prev[d, i]
+                            frozen[d, i] = x_in[d, i]
             for r in range(r_first, r_last):
                 i = record_rows[r] - b0
-                if live[i] == 1 or died_at[i] == k:
+                if died_at[i] < 0 or died_at[i] == k:
                     for d in range(D):
                         points[r, k, d] = x[d, i]
                     gaps[r, k] = f[i] - f_star
+        # The trial's last point (where a diverged one is frozen), its distance to the nearest
+        # minimiser, and the outcome (runner.finish).
+        for i in range(n):
+            if died_at[i] >= 0:
+                for d in range(D):
+                    x[d, i] = frozen[d, i]
+        _distance(x, n, minimizers, crit, terms, acc, best)
         for i in range(n):
             t = b0 + i
-            alive[t] = live[i] == 1
+            live = died_at[i] < 0
+            gap = f[i] - f_star if live else last_gap[i]
+            inside = live and (crit[i] if by_distance else gap) <= target
+            status[t] = DIVERGED if not live else (CONVERGED if hit[i] >= 0 else UNFINISHED)
             first_hit[t] = hit[i]
-            last_outside[t] = outside[i]
+            settled[t] = outside[i] + 1 if inside else -1
             diverged_at[t] = died_at[i]
+            final_gap[t] = gap
             best_gap[t] = least[i]
-            gap_last[t] = last_gap[i]
-            if live[i] == 1:
-                for d in range(D):
-                    x_last[t, d] = x[d, i]
+            final_distance[t] = crit[i]
         r_first = r_last
-
 
 # ---------------------------------------------------------------------------------------------
 # Python side: what the kernels cover, and the call.
@@ -639,8 +710,9 @@ def supports(function: str, params: dict, optimizer: str) -> bool:
 
 
 def block_size(dim: int) -> int:
-    """Trials per cache block: up to 16384 coordinates, so that the block's state stays in L2."""
-    return int(max(8, min(2048, 16384 // dim)))
+    """Trials per cache block: up to 16384 coordinates, so that the block's state stays in L2
+    (4096 trials at most: longer blocks gain nothing)."""
+    return int(max(8, min(4096, 16384 // dim)))
 
 
 def _settings(optimizer: str, names: tuple, hyperparameters: dict, group_ids: np.ndarray):
@@ -705,9 +777,10 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
 
     ``options`` holds the optimizer's arguments for these rows, as ``Batch.take`` gives them
     (checked by the factory beforehand); ``group_ids`` tells which rows share them. Returns the
-    raw per-trial arrays (``first_hit``, ``last_outside``, ``diverged_at``, ``best_gap``,
-    ``gap_last``, ``alive``, ``x_last``, and ``ladder_hits (T, L)`` when a descending
-    ``ladder`` of targets is given, else None) and the recorded ``points``, ``gaps``.
+    per-trial outcomes as :func:`optbench.runner.run_trials` does (``status``, ``first_hit``,
+    ``settled``, ``diverged_at``, ``final_gap``, ``best_gap``, ``final_distance``, and
+    ``ladder_hits (T, L)`` when a descending ``ladder`` of targets is given, else None) and the
+    recorded ``points``, ``gaps``.
     """
     spec = _opt.OPTIMIZERS[optimizer]
     code, fvec, fscalar = function_code(function, params)
@@ -737,13 +810,13 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     flag_values = list(flags.values()) + [False] * (5 - len(flags))
     record_rows = np.asarray(record_rows, dtype=np.int64)
     out = {
+        "status": np.empty(T, dtype=np.int8),
         "first_hit": np.empty(T, dtype=np.int64),
-        "last_outside": np.empty(T, dtype=np.int64),
+        "settled": np.empty(T, dtype=np.int64),
         "diverged_at": np.empty(T, dtype=np.int64),
+        "final_gap": np.empty(T),
         "best_gap": np.empty(T),
-        "gap_last": np.empty(T),
-        "alive": np.empty(T, dtype=np.bool_),
-        "x_last": np.empty((T, D)),
+        "final_distance": np.empty(T),
         "ladder_hits": None if ladder is None else np.empty((T, len(ladder)), dtype=np.int32),
     }
     ladder = np.zeros(0) if ladder is None else np.ascontiguousarray(ladder, dtype=np.float64)
@@ -752,11 +825,12 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     if T:
         _compiled(tables, wd, states, flag_values, out["ladder_hits"])(
             *tables, wd, *states, *flag_values, np.ascontiguousarray(x0, dtype=np.float64),
-            row_setting, code, fvec, fscalar, 0.0 if code == PARABOLOID else float(objective.f_star),
+            row_setting, code, fvec if code == PARABOLOID else np.zeros(D), fscalar,
+            0.0 if code == PARABOLOID else float(objective.f_star),
             np.ascontiguousarray(objective.minimizers, dtype=np.float64), int(steps),
             target_kind == "distance", float(target), divergence_kind == "gap", float(divergence),
-            record_rows, points, gaps, B, out["first_hit"], out["last_outside"], out["diverged_at"],
-            out["best_gap"], out["gap_last"], out["alive"], out["x_last"], ladder,
+            record_rows, points, gaps, B, out["status"], out["first_hit"], out["settled"],
+            out["diverged_at"], out["final_gap"], out["best_gap"], out["final_distance"], ladder,
             out["ladder_hits"],
         )
     return out, points, gaps

@@ -295,6 +295,11 @@ def fma(a, b, c):
     return t_hi + np.where((e != 0) & even, towards, s)
 
 
+def zeros_like(a):
+    """Zeros of ``a``'s shape: an array in NumPy, a scalar ``0.0`` in a compiled kernel."""
+    return np.zeros_like(a)
+
+
 def lerp(start, end, weight):
     r"""``torch.lerp`` as computed on the CPU: two fused forms, chosen by the weight for accuracy.
 
@@ -480,7 +485,7 @@ def rmsprop_rule(
         if first_gradient and step == 1:
             # s_1 - m_1^2 = g_1^2 - g_1^2 = 0; the fused form would leave the rounding error of
             # g_1^2, of either sign (a NaN root when negative).
-            avg = np.zeros_like(square_avg)
+            avg = zeros_like(square_avg)
         elif first_gradient:
             # Started from g_1, the variance stays exactly 0 while the gradient is constant; its
             # rounding residue must not turn into a NaN root (torch's form has no such start).

@@ -25,9 +25,9 @@ def both_loops(function, params, optimizer, options, x0, group_ids, *, target_ki
              "divergence": divergence, "record_rows": np.asarray(record_rows, dtype=np.int64)}
     reference = runner.run_trials(objective, optimizers.make_optimizer(optimizer, **options), x0,
                                   STEPS, **rules)
-    raw, points, gaps = kernels.run_trials(function, params, objective, optimizer, options, x0,
-                                           group_ids, STEPS, **rules, ladder=runner.LADDER)
-    compiled = runner.finish(objective, target_kind, target, **raw)
+    compiled, points, gaps = kernels.run_trials(function, params, objective, optimizer, options,
+                                                x0, group_ids, STEPS, **rules,
+                                                ladder=runner.LADDER)
     return reference, (compiled, points, gaps)
 
 
@@ -45,7 +45,7 @@ def assert_same(reference, compiled):
     gap_scale = np.nanmax(np.abs(want_gaps))
     finite = np.isfinite(want_gaps)
     assert np.all(np.abs(got_gaps[finite] - want_gaps[finite]) <= 1e-12 * gap_scale)
-    for name in ("final_gap", "best_gap"):
+    for name in ("final_gap", "best_gap", "final_distance"):
         ok = np.isfinite(want[name])
         assert np.all(np.abs(got[name][ok] - want[name][ok]) <= 1e-12 * gap_scale), name
 
@@ -83,6 +83,39 @@ def test_kernel_equals_numpy_on_the_paraboloid(optimizer, values):
     assert_same(reference, compiled)
     if optimizer == "sgd":  # lr 0.6 > 1 / max(a): diverged, frozen where they left
         assert (reference[0]["status"] == runner.DIVERGED).sum() == 50
+
+
+FLAG_CASES = [
+    ("adam", {"amsgrad": True}),
+    ("adam", {"decoupled_weight_decay": True, "weight_decay": 0.05}),
+    ("adam", {"maximize": False, "bias_correction": False, "state_init": "first_gradient"}),
+    ("sgd", {"nesterov": True, "momentum": 0.8}),
+    ("sgd", {"momentum": 0.5, "dampening": 0.3, "weight_decay": 0.01}),
+    ("adagrad", {"lr_decay": 0.01, "initial_accumulator_value": 0.1}),
+    ("rmsprop", {"centered": True, "momentum": 0.5}),
+    ("rmsprop", {"momentum": 0.3, "weight_decay": 0.02, "state_init": "first_gradient"}),
+]
+
+
+@pytest.mark.parametrize("dim", [2, 10])
+@pytest.mark.parametrize(("optimizer", "static"), FLAG_CASES,
+                         ids=[f"{o}-{'-'.join(s)}" for o, s in FLAG_CASES])
+def test_kernel_equals_numpy_for_every_option(optimizer, static, dim):
+    """Each discrete option compiles its own loop; 10 coordinates take the paraboloid's
+    pairwise-summed path, 2 the one that sums inside the update."""
+    lrs = {"adam": [0.05, 0.5], "sgd": [0.02, 0.2], "adagrad": [0.5, 2.0], "rmsprop": [0.01, 0.1]}
+    x0, group_ids, options = sweep(30, {"lr": lrs[optimizer]}, dim=dim)
+    options.update({k: np.full(len(x0), v) if isinstance(v, float) else v
+                    for k, v in static.items()})
+    a = list(np.linspace(0.2, 2.0, dim))
+    reference, compiled = both_loops("paraboloid", {"a": a, "c": -5.0}, optimizer, options, x0,
+                                     group_ids, target=1e-4, record_rows=[0, 31])
+    assert_same(reference, compiled)
+
+
+def test_kernel_status_codes_are_the_runners():
+    assert (kernels.CONVERGED, kernels.DIVERGED, kernels.UNFINISHED) == (
+        runner.CONVERGED, runner.DIVERGED, runner.UNFINISHED)
 
 
 @pytest.mark.parametrize("dim", [3, 12, 150])
