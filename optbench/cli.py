@@ -158,7 +158,8 @@ def run_results(config, quiet: bool = False, execution: dict | None = None):
 @click.option("--plots/--no-plots", default=True, show_default=True,
               help="Draw the PNG plots, report.html and report.md into the run directory.")
 @click.option("--workers", "-j", metavar="N", type=click.IntRange(min=1), default=None,
-              help="Worker processes.  [default: the cores available; small runs use one]")
+              help="Parallel workers: threads where every batch runs in a compiled kernel, else "
+                   "processes.  [default: the cores available; small runs use one]")
 @click.option("--dask", "dask_address", metavar="ADDRESS", default=None,
               help="Run the chunks on this Dask distributed scheduler (e.g. tcp://10.0.0.1:8786).")
 @click.option("--engine", metavar="ENGINE", type=click.Choice(["auto", "numba", "numpy"]),
@@ -172,8 +173,9 @@ def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool, plots: 
         workers: int | None, dask_address: str | None, engine: str, chunk_trials: int | None):
     """Run every trial of CONFIG, print the tables and save the results (and plots).
 
-    Trials run in chunks, in parallel worker processes or on a Dask cluster; the results are
-    the same whatever the chunking, the workers or the cluster.
+    Trials run in chunks, on parallel workers (threads for compiled kernels, else processes) or
+    on a Dask cluster; the results are the same whatever the chunking, the workers or the
+    cluster.
     """
     from .report.tables import run_tables
     from .results import save

@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -320,6 +321,17 @@ def _ensure_registered(chunk: Chunk) -> None:
             plugins.register_optimizer(chunk.optimizer)
 
 
+def compiled(function, objective, optimizer: str, scheduled: bool, engine: str) -> bool:
+    """Whether trials of this function entry and optimizer run in a compiled kernel under the
+    batch's ``engine`` (``numba`` or ``numpy``, see :func:`batch_engine`): the kernels cover
+    neither gradient noise, nor schedules, nor functions unbounded below."""
+    if engine == "numpy" or function.noise or objective.unbounded or scheduled:
+        return False
+    kernels = _kernels()
+    return kernels is not None and kernels.supports(function.function, function.params,
+                                                    optimizer)
+
+
 def run_chunk(chunk: Chunk) -> ChunkResult:
     """Run one chunk: in a compiled kernel where it covers the chunk, else the NumPy loop.
 
@@ -329,21 +341,17 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
     _ensure_registered(chunk)
     objective = make_objective(chunk.function)
     optimizer = OPTIMIZERS[chunk.optimizer].factory(**chunk.options)  # checks the values
-    kernels = _kernels() if chunk.engine != "numpy" else None
-    use_kernel = (
-        kernels is not None and not chunk.function.noise and not objective.unbounded
-        and chunk.options.get(SCHEDULE_KEY) is None
-        and kernels.supports(chunk.function.function, chunk.function.params, chunk.optimizer)
-    )
+    use_kernel = compiled(chunk.function, objective, chunk.optimizer,
+                          chunk.options.get(SCHEDULE_KEY) is not None, chunk.engine)
+    kernels = _kernels() if use_kernel else None
     rules = {"target_kind": chunk.target_kind, "target": chunk.target,
              "divergence_kind": chunk.divergence_kind, "divergence": chunk.divergence,
              "record_rows": chunk.record_rows}
     if use_kernel:
-        raw, points, gaps = kernels.run_trials(
+        outcomes, points, gaps = kernels.run_trials(
             chunk.function.function, chunk.function.params, objective, chunk.optimizer,
             chunk.options, chunk.x0, chunk.group_ids, chunk.steps, **rules,
             ladder=LADDER if chunk.ladder else None)
-        outcomes = finish(objective, chunk.target_kind, chunk.target, **raw)
     else:
         noise = (GradientNoise(sigma=chunk.function.noise, seed=chunk.seed,
                                function=chunk.function_index) if chunk.function.noise else None)
@@ -385,9 +393,11 @@ def batch_engine(batch: Batch, steps: int, engine: str) -> str:
     return "numba" if work >= KERNEL_MIN_WORK else "numpy"
 
 
-def chunks(the_plan: Plan, config: Config, chunk_trials: int | None = None, engine: str = "auto",
-           workers: int = 1):
-    """The plan's chunks, in order, built one at a time (only the chunks in flight use memory)."""
+def chunk_builders(the_plan: Plan, config: Config, chunk_trials: int | None = None,
+                   engine: str = "auto", workers: int = 1):
+    """The plan's chunks, in order, each as a function that builds it: a chunk's arrays exist
+    only once it is built, so only the chunks in flight use memory, and a thread pool builds
+    them in its workers."""
     first_trial = 0
     for b, batch in enumerate(the_plan.batches):
         dim = batch.x_start.shape[1]
@@ -396,19 +406,31 @@ def chunks(the_plan: Plan, config: Config, chunk_trials: int | None = None, engi
         rows = recorded_rows(batch, config.record, config.steps)
         for lo in range(0, batch.trials, size):
             hi = min(lo + size, batch.trials)
-            x0, group_ids, hypers = batch.rows(lo, hi)
-            first, last = np.searchsorted(rows, [lo, hi])
-            yield Chunk(
-                batch=b, offset=lo, first_trial=first_trial + lo, n_starts=len(batch.x_start),
-                function=batch.function,
-                function_index=batch.function_index, optimizer=batch.optimizer,
-                options=batch.options(hypers), x0=x0, group_ids=group_ids,
-                record_rows=rows[first:last] - lo, record_slot=int(first), steps=config.steps,
-                target_kind=config.target.kind, target=config.target.value,
-                divergence_kind=config.divergence.kind, divergence=config.divergence.value,
-                seed=config.seed, engine=loop, ladder=the_plan.trials <= LADDER_MAX_TRIALS,
-            )
+            yield partial(_build_chunk, batch, b, lo, hi, first_trial, rows, config, loop,
+                          the_plan.trials <= LADDER_MAX_TRIALS)
         first_trial += batch.trials
+
+
+def _build_chunk(batch: Batch, b: int, lo: int, hi: int, first_trial: int, rows: np.ndarray,
+                 config: Config, loop: str, ladder: bool) -> Chunk:
+    x0, group_ids, hypers = batch.rows(lo, hi)
+    first, last = np.searchsorted(rows, [lo, hi])
+    return Chunk(
+        batch=b, offset=lo, first_trial=first_trial + lo, n_starts=len(batch.x_start),
+        function=batch.function, function_index=batch.function_index,
+        optimizer=batch.optimizer, options=batch.options(hypers), x0=x0, group_ids=group_ids,
+        record_rows=rows[first:last] - lo, record_slot=int(first), steps=config.steps,
+        target_kind=config.target.kind, target=config.target.value,
+        divergence_kind=config.divergence.kind, divergence=config.divergence.value,
+        seed=config.seed, engine=loop, ladder=ladder,
+    )
+
+
+def chunks(the_plan: Plan, config: Config, chunk_trials: int | None = None, engine: str = "auto",
+           workers: int = 1):
+    """The plan's chunks, in order, built one at a time."""
+    for build in chunk_builders(the_plan, config, chunk_trials, engine, workers):
+        yield build()
 
 
 @dataclass
@@ -437,6 +459,27 @@ PARALLEL_MIN_WORK = 2e7
 def _serial(tasks):
     for chunk in tasks:
         yield run_chunk(chunk)
+
+
+def _build_and_run(build) -> ChunkResult:
+    return run_chunk(build())
+
+
+def _threads(builders, workers: int):
+    """Chunks on a pool of threads: the compiled kernels release the GIL, so threads run them in
+    parallel without forking or pickling, and each worker builds its own chunks."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="optbench") as pool:
+        pending: set = set()
+        for build in builders:
+            pending.add(pool.submit(_build_and_run, build))
+            if len(pending) >= 2 * workers:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        for future in pending:
+            yield future.result()
 
 
 def _processes(tasks, workers: int):
@@ -487,6 +530,10 @@ def _dask(tasks, address: str):
             yield next(finished).result()
 
 
+def _scheduled(batch: Batch) -> bool:
+    return batch.static.get(SCHEDULE_KEY) is not None
+
+
 def run(config: Config, progress=None, *, workers: int | None = None,
         chunk_trials: int | None = None, dask: str | None = None,
         engine: str = "auto") -> RunOutput:
@@ -516,7 +563,13 @@ def run(config: Config, progress=None, *, workers: int | None = None,
     if dask:
         results, mode = _dask(tasks, dask), "dask"
     elif n_workers > 1 and n_chunks > 1 and (workers is not None or work >= PARALLEL_MIN_WORK):
-        results, mode = _processes(tasks, n_workers), "processes"
+        # Threads where every batch runs compiled (no GIL held), else processes for NumPy.
+        if all(compiled(b.function, b.objective, b.optimizer, _scheduled(b),
+                        batch_engine(b, config.steps, engine)) for b in the_plan.batches):
+            builders = chunk_builders(the_plan, config, chunk_trials, engine, n_workers)
+            results, mode = _threads(builders, n_workers), "threads"
+        else:
+            results, mode = _processes(tasks, n_workers), "processes"
     else:
         results, mode = _serial(tasks), "serial"
 
@@ -559,7 +612,7 @@ def run(config: Config, progress=None, *, workers: int | None = None,
         outcomes=TrialOutcomes(**fields),
         trajectories=trajectories,
         seconds=time.perf_counter() - started,
-        execution={"mode": mode, "workers": n_workers if mode == "processes" else 1,
+        execution={"mode": mode, "workers": n_workers if mode in ("threads", "processes") else 1,
                    "dask": dask, "engine": engine, "chunk_trials": chunk_trials,
                    "trials_per_loop": by_engine},
     )

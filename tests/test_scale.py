@@ -1,4 +1,4 @@
-"""Scale: chunks, worker processes and Dask never change a result.
+"""Scale: chunks, worker threads and processes, and Dask never change a result.
 
 Every trial's status, steps, gaps and recorded path must be bit-identical whatever the chunk
 size, the number of worker processes, local or Dask, on the compiled and on the NumPy loop,
@@ -92,6 +92,18 @@ def test_worker_processes_change_nothing(config, reference, engine):
     out = runner.run(config, workers=2, chunk_trials=16, engine=engine)
     assert out.execution["mode"] == "processes" and out.execution["workers"] == 2
     assert_identical(out, reference[engine])
+
+
+def test_worker_threads_change_nothing():
+    """Where every batch runs compiled, the workers are threads (the kernels release the GIL)."""
+    without_noise = CONFIG.split("  - label: noisy")[0] + "optimizers:" + CONFIG.split("optimizers:")[1]
+    compiled_only = cfg.loads(without_noise, source="threads.yaml", default_name="threads")
+    serial = runner.run(compiled_only, workers=1, chunk_trials=10**9, engine="numba")
+    for chunk_trials in (5, 64):
+        out = runner.run(compiled_only, workers=2, chunk_trials=chunk_trials, engine="numba")
+        assert out.execution["mode"] == "threads" and out.execution["workers"] == 2
+        assert out.execution["trials_per_loop"]["numpy"] == 0
+        assert_identical(out, serial)
 
 
 def test_noisy_trials_see_noise(config, reference):
