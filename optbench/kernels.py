@@ -311,15 +311,22 @@ def _distance(x, n, minimizers, out, terms, acc, best):
 # and an absent state or weight decay as None, so numba compiles each combination to one
 # branch-free loop. Trial indices are unsigned: numba then skips the negative-index wrap-around,
 # and the loop over trials vectorizes. With ``fused`` (a literal), the loop also evaluates the
-# paraboloid while the new point is in a register: ``value += a x^2`` and ``g = 2 a x``
-# (functions.py's arithmetic; the first term of each sum is added to -0.0, as in NumPy's).
+# paraboloid while the new point is in a register, ``value += a x^2`` (functions.py's arithmetic;
+# the first term of each sum is added to -0.0, as in NumPy's), and its gradient ``2 a x`` is
+# recomputed from the point rather than stored.
 
 
 @njit(inline="always", **_JIT)
-def _paraboloid_term(x_new, a, g, value, d, v, i):
+def _paraboloid_term(x_new, a, value, d, v, i):
     # The first term of a sum starts from -0.0, as NumPy's (exact: -0.0 + t = t).
     value[v, i] = (value[v, i] if v == 0 and d > 0 else -0.0) + a * x_new * x_new
-    g[d, i] = (2.0 * a) * x_new
+
+
+@njit(inline="always", **_JIT)
+def _gradient(g, x_in, d, i, fused, a):
+    """The gradient at ``x_in``: on the paraboloid (``fused``) recomputed, ``2 a x`` exactly as
+    functions.py, which costs less than storing and loading it; else as evaluated."""
+    return (2.0 * a) * x_in[d, i] if fused else g[d, i]
 
 
 @njit(inline="always", **_JIT)
@@ -343,12 +350,12 @@ def _sgd_block(x, x_in, g, buf, runs, n_runs, step, table, wd, nesterov, maximiz
             a, v = fvec[d], d if by_coordinate else 0
             for i in range(lo, hi):
                 b = _entry(buf, d, i)
-                x_new, b = _sgd_rule(x_in[d, i], g[d, i], b, step, lr, momentum, dampening,
-                                     weight_decay, nesterov, maximize)
+                x_new, b = _sgd_rule(x_in[d, i], _gradient(g, x_in, d, i, fused, a), b, step,
+                                     lr, momentum, dampening, weight_decay, nesterov, maximize)
                 _store(buf, d, i, b)
                 x[d, i] = x_new
                 if fused:
-                    _paraboloid_term(x_new, a, g, value, d, v, i)
+                    _paraboloid_term(x_new, a, value, d, v, i)
 
 
 @njit(**_JIT)
@@ -364,12 +371,12 @@ def _adagrad_block(x, x_in, g, state_sum, runs, n_runs, step, table, wd, maximiz
         for d in range(x.shape[0]):
             a, v = fvec[d], d if by_coordinate else 0
             for i in range(lo, hi):
-                x_new, state_sum[d, i] = _adagrad_rule(x_in[d, i], g[d, i], state_sum[d, i],
-                                                       step, lr, lr_decay, eps, weight_decay,
-                                                       maximize)
+                x_new, state_sum[d, i] = _adagrad_rule(
+                    x_in[d, i], _gradient(g, x_in, d, i, fused, a), state_sum[d, i], step, lr,
+                    lr_decay, eps, weight_decay, maximize)
                 x[d, i] = x_new
                 if fused:
-                    _paraboloid_term(x_new, a, g, value, d, v, i)
+                    _paraboloid_term(x_new, a, value, d, v, i)
 
 
 @njit(**_JIT)
@@ -387,13 +394,13 @@ def _rmsprop_run(x, x_in, g, square_avg, grad_avg, buf, lo, hi, step, lr, alpha,
             avg = _entry(grad_avg, d, i)
             b = _entry(buf, d, i)
             x_new, square_avg[d, i], avg, b = _rmsprop_rule(
-                x_in[d, i], g[d, i], square_avg[d, i], avg, b, step, lr, alpha, eps,
-                weight_decay, momentum, None, maximize, first_gradient)
+                x_in[d, i], _gradient(g, x_in, d, i, fused, a), square_avg[d, i], avg, b, step,
+                lr, alpha, eps, weight_decay, momentum, None, maximize, first_gradient)
             _store(grad_avg, d, i, avg)
             _store(buf, d, i, b)
             x[d, i] = x_new
             if fused:
-                _paraboloid_term(x_new, a, g, value, d, v, i)
+                _paraboloid_term(x_new, a, value, d, v, i)
 
 
 @njit(**_JIT)
@@ -438,13 +445,14 @@ def _adam_block(x, x_in, g, exp_avg, exp_avg_sq, max_exp_avg_sq, runs, n_runs, s
             for i in range(lo, hi):
                 peak = _entry(max_exp_avg_sq, d, i)
                 x_new, exp_avg[d, i], exp_avg_sq[d, i], peak = _adam_rule(
-                    x_in[d, i], g[d, i], exp_avg[d, i], exp_avg_sq[d, i], peak, step, lr,
+                    x_in[d, i], _gradient(g, x_in, d, i, fused, a), exp_avg[d, i],
+                    exp_avg_sq[d, i], peak, step, lr,
                     beta1, beta2, eps, weight_decay, decoupled_weight_decay, maximize,
                     bias_correction, first_gradient)
                 _store(max_exp_avg_sq, d, i, peak)
                 x[d, i] = x_new
                 if fused:
-                    _paraboloid_term(x_new, a, g, value, d, v, i)
+                    _paraboloid_term(x_new, a, value, d, v, i)
 
 
 #: Per-group hyperparameter columns of each kernel, in order.
@@ -468,7 +476,7 @@ FLAGS = {
 def _update(x, x_in, g, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsprop, wd, f0,
             f1, f2, f3, f4, fused, fvec, value, by_coordinate):
     """One step of the optimizer on a block: ``x`` from ``x_in`` (and, ``fused``, the
-    paraboloid's value terms into ``value`` and its gradient into ``g``).
+    paraboloid's value terms into ``value``, its gradient recomputed from ``x_in``).
 
     Exactly one of ``adam``, ``sgd``, ``adagrad``, ``rmsprop`` is its per-group hyperparameter
     table (the others are None), ``wd`` the weight-decay column or None when no trial of the
@@ -494,6 +502,37 @@ def _update(x, x_in, g, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsp
     if rmsprop is not None:
         _rmsprop_block(x, x_in, g, s0, s1, s2, runs, n_runs, step, rmsprop, wd, f1, f2, fused,
                        fvec, value, by_coordinate)
+
+
+@njit(**_JIT)
+def _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k, target, by_distance):
+    """Step ``k``'s bookkeeping over a block; returns whether any trial diverged at it.
+
+    A trial is alive while its gap is within its bound (a diverged trial's bound is -inf, so no
+    status is read here; divergences are rare and recorded after). Stores are conditional, so
+    they compile to masked stores that need no load: the first hit of a gap target is the step
+    at which the best gap first falls inside it, and ``outside`` is written only while outside.
+    """
+    literally(by_distance)
+    died = 0
+    for i in range(n):
+        gap = f[i] - f_star
+        ok = gap <= bound[i]  # False for NaN
+        best = least[i]
+        if by_distance:
+            inside = crit[i] <= target
+            first = hit[i] < 0
+        else:
+            inside = gap <= target
+            first = best > target
+        if ok and gap < best:
+            least[i] = gap
+        if ok and inside and first:
+            hit[i] = k
+        if ok and not inside:
+            outside[i] = k
+        died |= (not ok) and bound[i] > -np.inf
+    return died
 
 
 @njit(cache=True, **_JIT)
@@ -630,18 +669,8 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                 _value_and_grad(fn, fvec, fscalar, x, n, f, g, terms, acc)
             if by_distance:
                 _distance(x, n, minimizers, crit, terms, acc, best)
-            # Per trial: within its bound (alive) or not; the bound of a diverged trial is -inf,
-            # so this pass reads no status: divergences are rare, and found after it.
-            died = 0
-            for i in range(n):
-                gap = f[i] - f_star
-                ok = 1 if gap <= bound[i] else 0  # 0 for NaN
-                inside = 1 if (crit[i] if by_distance else gap) <= target else 0
-                first = 1 if hit[i] < 0 else 0
-                hit[i] = k if (ok & inside & first) == 1 else hit[i]
-                outside[i] = k if (ok & (1 - inside)) == 1 else outside[i]
-                least[i] = gap if (ok == 1) & (gap < least[i]) else least[i]
-                died |= (1 - ok) & (1 if bound[i] > -np.inf else 0)
+            died = _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k, target,
+                             by_distance)
             if ladder_hits is not None:
                 for i in range(n):
                     r = rung[i]
@@ -772,7 +801,7 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
                x0: np.ndarray, group_ids: np.ndarray, steps: int, *, target_kind: str,
                target: float, divergence_kind: str, divergence: float,
                record_rows: np.ndarray, ladder: np.ndarray | None = None,
-               ) -> tuple[dict, np.ndarray, np.ndarray]:
+               out: dict | None = None) -> tuple[dict, np.ndarray, np.ndarray]:
     """The compiled counterpart of the loop of :func:`optbench.runner.run_trials`.
 
     ``options`` holds the optimizer's arguments for these rows, as ``Batch.take`` gives them
@@ -780,7 +809,8 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     per-trial outcomes as :func:`optbench.runner.run_trials` does (``status``, ``first_hit``,
     ``settled``, ``diverged_at``, ``final_gap``, ``best_gap``, ``final_distance``, and
     ``ladder_hits (T, L)`` when a descending ``ladder`` of targets is given, else None) and the
-    recorded ``points``, ``gaps``.
+    recorded ``points``, ``gaps``. ``out`` may give the arrays to fill (the run's own, so that
+    outcomes are written once, in place).
     """
     spec = _opt.OPTIMIZERS[optimizer]
     code, fvec, fscalar = function_code(function, params)
@@ -809,7 +839,7 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     tables = [table if name == optimizer else None for name in ("adam", "sgd", "adagrad", "rmsprop")]
     flag_values = list(flags.values()) + [False] * (5 - len(flags))
     record_rows = np.asarray(record_rows, dtype=np.int64)
-    out = {
+    out = out if out is not None else {
         "status": np.empty(T, dtype=np.int8),
         "first_hit": np.empty(T, dtype=np.int64),
         "settled": np.empty(T, dtype=np.int64),

@@ -294,6 +294,7 @@ class ChunkResult:
     points: np.ndarray
     gaps: np.ndarray
     engine: str  # the loop that ran it: "numba" or "numpy"
+    placed: bool = False  # outcomes (and groups) already written into the run's arrays
 
 
 ENGINES = ("auto", "numba", "numpy")
@@ -332,11 +333,12 @@ def compiled(function, objective, optimizer: str, scheduled: bool, engine: str) 
                                                     optimizer)
 
 
-def run_chunk(chunk: Chunk) -> ChunkResult:
+def run_chunk(chunk: Chunk, out: dict | None = None) -> ChunkResult:
     """Run one chunk: in a compiled kernel where it covers the chunk, else the NumPy loop.
 
     Both give the same statuses and steps and the same values to ~1e-15 relative (see
-    :mod:`optbench.kernels`); a given loop gives the same bits whatever the chunking.
+    :mod:`optbench.kernels`); a given loop gives the same bits whatever the chunking. ``out``
+    (from a worker thread) holds the run's arrays for the chunk's rows, to be filled in place.
     """
     _ensure_registered(chunk)
     objective = make_objective(chunk.function)
@@ -351,7 +353,7 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
         outcomes, points, gaps = kernels.run_trials(
             chunk.function.function, chunk.function.params, objective, chunk.optimizer,
             chunk.options, chunk.x0, chunk.group_ids, chunk.steps, **rules,
-            ladder=LADDER if chunk.ladder else None)
+            ladder=LADDER if chunk.ladder else None, out=out)
     else:
         noise = (GradientNoise(sigma=chunk.function.noise, seed=chunk.seed,
                                function=chunk.function_index) if chunk.function.noise else None)
@@ -359,9 +361,14 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
             objective, optimizer, chunk.x0, chunk.steps, **rules,
             noise_keys=(chunk.offset + np.arange(chunk.trials)) % chunk.n_starts, noise=noise,
             ladder=chunk.ladder)
+        if out is not None:
+            for name, values in outcomes.items():
+                if values is not None:
+                    out[name][...] = values
+            outcomes = out
     return ChunkResult(batch=chunk.batch, offset=chunk.offset, record_slot=chunk.record_slot,
                        outcomes=outcomes, points=points, gaps=gaps,
-                       engine="numba" if use_kernel else "numpy")
+                       engine="numba" if use_kernel else "numpy", placed=out is not None)
 
 
 def default_chunk_trials(dim: int, total_trials: int, workers: int) -> int:
@@ -461,19 +468,21 @@ def _serial(tasks):
         yield run_chunk(chunk)
 
 
-def _build_and_run(build) -> ChunkResult:
-    return run_chunk(build())
+def _build_and_run(build, place) -> ChunkResult:
+    chunk = build()
+    return run_chunk(chunk, out=place(chunk.batch, chunk.offset, chunk.trials))
 
 
-def _threads(builders, workers: int):
+def _threads(builders, workers: int, place):
     """Chunks on a pool of threads: the compiled kernels release the GIL, so threads run them in
-    parallel without forking or pickling, and each worker builds its own chunks."""
+    parallel without forking or pickling; each worker builds its own chunks and writes their
+    outcomes into the run's arrays (``place(batch, offset, trials)`` gives their rows)."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     with ThreadPoolExecutor(workers, thread_name_prefix="optbench") as pool:
         pending: set = set()
         for build in builders:
-            pending.add(pool.submit(_build_and_run, build))
+            pending.add(pool.submit(_build_and_run, build, place))
             if len(pending) >= 2 * workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -560,19 +569,6 @@ def run(config: Config, progress=None, *, workers: int | None = None,
     work = sum(b.trials * b.x_start.shape[1] for b in the_plan.batches) * config.steps
     n_chunks = sum(-(-b.trials // (chunk_trials or default_chunk_trials(
         b.x_start.shape[1], total, n_workers))) for b in the_plan.batches)
-    if dask:
-        results, mode = _dask(tasks, dask), "dask"
-    elif n_workers > 1 and n_chunks > 1 and (workers is not None or work >= PARALLEL_MIN_WORK):
-        # Threads where every batch runs compiled (no GIL held), else processes for NumPy.
-        if all(compiled(b.function, b.objective, b.optimizer, _scheduled(b),
-                        batch_engine(b, config.steps, engine)) for b in the_plan.batches):
-            builders = chunk_builders(the_plan, config, chunk_trials, engine, n_workers)
-            results, mode = _threads(builders, n_workers), "threads"
-        else:
-            results, mode = _processes(tasks, n_workers), "processes"
-    else:
-        results, mode = _serial(tasks), "serial"
-
     fields = {name: np.empty(total, dtype=dtype) for name, dtype in (
         ("group", np.int64), ("status", np.int8), ("first_hit", np.int64),
         ("settled", np.int64), ("diverged_at", np.int64), ("final_gap", np.float64),
@@ -588,17 +584,38 @@ def run(config: Config, progress=None, *, workers: int | None = None,
             group=batch.first_group + rows // len(batch.x_start), trial=starts[b] + rows,
             points=np.full((len(rows), config.steps + 1, dim), np.nan),
             gaps=np.full((len(rows), config.steps + 1), np.nan)))
+
+    def place(b: int, offset: int, n: int) -> dict:
+        """The run's arrays for rows ``offset:offset+n`` of batch ``b`` (and their groups)."""
+        lo = starts[b] + offset
+        batch = the_plan.batches[b]
+        fields["group"][lo:lo + n] = batch.first_group + np.arange(offset, offset + n) // len(
+            batch.x_start)
+        return {name: None if values is None else values[lo:lo + n]
+                for name, values in fields.items() if name != "group"}
+
+    if dask:
+        results, mode = _dask(tasks, dask), "dask"
+    elif n_workers > 1 and n_chunks > 1 and (workers is not None or work >= PARALLEL_MIN_WORK):
+        # Threads where every batch runs compiled (no GIL held), else processes for NumPy.
+        if all(compiled(b.function, b.objective, b.optimizer, _scheduled(b),
+                        batch_engine(b, config.steps, engine)) for b in the_plan.batches):
+            builders = chunk_builders(the_plan, config, chunk_trials, engine, n_workers)
+            results, mode = _threads(builders, n_workers, place), "threads"
+        else:
+            results, mode = _processes(tasks, n_workers), "processes"
+    else:
+        results, mode = _serial(tasks), "serial"
+
     done = 0
     by_engine = {"numba": 0, "numpy": 0}
     for result in results:
         n = len(result.outcomes["status"])
-        lo = starts[result.batch] + result.offset
-        batch = the_plan.batches[result.batch]
-        index = np.arange(result.offset, result.offset + n) // len(batch.x_start)
-        fields["group"][lo:lo + n] = batch.first_group + index
-        for name, values in result.outcomes.items():
-            if values is not None:
-                fields[name][lo:lo + n] = values
+        if not result.placed:
+            out = place(result.batch, result.offset, n)
+            for name, values in result.outcomes.items():
+                if values is not None:
+                    out[name][...] = values
         paths = trajectories[result.batch]
         slots = slice(result.record_slot, result.record_slot + len(result.gaps))
         paths.points[slots] = result.points

@@ -124,6 +124,8 @@ BAD_CONFIGS = [
     ("steps is a boolean", "steps: true\n" + FUNCTION + OPTIMIZER,
      "steps:", "steps", r"must be a whole number, got True"),
     ("steps zero", "steps: 0\n" + FUNCTION + OPTIMIZER, "steps:", "steps", r"must be >= 1, got 0"),
+    ("steps past 32 bits", "steps: 2147483648\n" + FUNCTION + OPTIMIZER, "steps:", "steps",
+     r"must be <= 2147483647, got 2147483648"),
     ("lr is text", optimizers("""\
         - optimizer: sgd
           lr: fast
