@@ -67,7 +67,7 @@ class Batch:
     optimizer: str
     static: dict  # bool / choice options shared by the whole batch
     settings: dict = field(repr=False)  # name -> (G,) array (one value per group), or a pair
-    x_start: np.ndarray = field(repr=False)  # (S, D)
+    x_start: np.ndarray | RandomStartPoints = field(repr=False)  # (S, D)
     first_group: int  # global id of the batch's first group; its G groups are consecutive
     n_groups: int  # G
     function_index: int = 0  # index of the function entry in the config
@@ -84,7 +84,11 @@ class Batch:
             name: tuple(v[member] for v in value) if isinstance(value, tuple) else value[member]
             for name, value in self.settings.items()
         }
-        return self.x_start[index % len(self.x_start)], self.first_group + member, hypers
+        if isinstance(self.x_start, RandomStartPoints):
+            x0 = self.x_start.rows_of_trials(start, stop)
+        else:
+            x0 = self.x_start[index % len(self.x_start)]
+        return x0, self.first_group + member, hypers
 
     @property
     def x0(self) -> np.ndarray:  # (T, D)
@@ -146,14 +150,60 @@ def expand_grid(hypers: dict) -> tuple[list[dict], list[str]]:
     return points, swept
 
 
-def start_points(entry: FunctionEntry, objective: Objective, run_seed: int, index: int) -> np.ndarray:
-    """The ``(S, D)`` start points of a function entry (the same for every optimizer)."""
+#: Random start points of more than this many coordinates are drawn on demand, chunk by chunk.
+LAZY_START_VALUES = 1 << 20
+
+
+class RandomStartPoints:
+    """``S`` points drawn uniformly in a box, ``(S, D)``, made on demand.
+
+    The values are those of ``np.random.default_rng(seed).uniform(low, high, size=(S, D))``:
+    that call draws one 64-bit output of PCG64 per coordinate, in row order, so rows ``i:j`` are
+    the draws from ``i * D`` on, reached with ``PCG64.advance`` (O(log i)). Only the rows a chunk
+    runs exist at a time, and the workers draw their own in parallel.
+    """
+
+    def __init__(self, seed, low: np.ndarray, high: np.ndarray, count: int):
+        self.seed, self.low, self.high = seed, low, high
+        self.shape = (int(count), len(low))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Points ``start:stop``."""
+        generator = np.random.PCG64(self.seed)
+        generator.advance(start * self.shape[1])
+        return np.random.Generator(generator).uniform(self.low, self.high,
+                                                      size=(stop - start, self.shape[1]))
+
+    def rows_of_trials(self, start: int, stop: int) -> np.ndarray:
+        """The start points of trials ``start:stop`` (trial ``r`` starts from point ``r % S``)."""
+        count = self.shape[0]
+        parts = []
+        while start < stop:
+            first = start % count
+            n = min(stop - start, count - first)
+            parts.append(self.rows(first, first + n))
+            start += n
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.rows(0, self.shape[0]).astype(dtype or np.float64, copy=False)
+
+
+def start_points(entry: FunctionEntry, objective: Objective, run_seed: int,
+                 index: int) -> np.ndarray | RandomStartPoints:
+    """The ``(S, D)`` start points of a function entry (the same for every optimizer); many
+    random ones as :class:`RandomStartPoints`, drawn when a chunk needs them."""
     start = entry.start
     if isinstance(start, RandomStart):
         box = np.asarray(start.box if start.box is not None else objective.bounds, dtype=np.float64)
         seed = start.seed if start.seed is not None else np.random.SeedSequence([run_seed, index])
-        rng = np.random.default_rng(seed)
-        return rng.uniform(box[:, 0], box[:, 1], size=(start.random, objective.dim))
+        points = RandomStartPoints(seed, box[:, 0], box[:, 1], start.random)
+        if start.random * objective.dim > LAZY_START_VALUES:
+            return points
+        return points.rows(0, start.random)
     return np.asarray(start, dtype=np.float64).reshape(-1, objective.dim)
 
 

@@ -106,6 +106,22 @@ def test_worker_threads_change_nothing():
         assert_identical(out, serial)
 
 
+def test_start_points_drawn_on_demand_are_the_same(config, reference, monkeypatch):
+    """Many random start points are drawn chunk by chunk (PCG64 advanced to each chunk's first
+    draw): the same points, so the same results, as drawing them all at once."""
+    from optbench import sweep
+
+    monkeypatch.setattr(sweep, "LAZY_START_VALUES", 0)
+    lazy = plan(config)
+    assert all(isinstance(b.x_start, sweep.RandomStartPoints) for b in lazy.batches)
+    for eager, drawn in zip(reference["numba"].plan.batches, lazy.batches):
+        np.testing.assert_array_equal(np.asarray(drawn.x_start), eager.x_start)
+        np.testing.assert_array_equal(drawn.rows(5, drawn.trials)[0], eager.rows(5, eager.trials)[0])
+    for workers, chunk_trials in ((1, 10**9), (2, 7)):
+        out = runner.run(config, workers=workers, chunk_trials=chunk_trials, engine="numba")
+        assert_identical(out, reference["numba"])
+
+
 def test_noisy_trials_see_noise(config, reference):
     out = reference["numpy"]
     noisy = out.outcomes.group >= out.plan.batches[4].first_group
