@@ -561,6 +561,7 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     literally(f2)
     literally(f3)
     literally(f4)
+    literally(by_distance)
     T, D = x0.shape
     B = block
     fused = fn == PARABOLOID
@@ -770,7 +771,10 @@ def _flag(name: str, options: dict, spec) -> bool:
 _ENTRY_POINTS: dict = {}
 
 
-def _compiled(tables, wd, states, flags, ladder_hits):
+_BY_DISTANCE = list(inspect.signature(run_chunk.py_func).parameters).index("by_distance")
+
+
+def _compiled(tables, wd, states, flags, ladder_hits, by_distance):
     """The compiled :func:`run_chunk` for this combination of options, called directly.
 
     Calling the dispatcher with literal-typed options re-runs numba's type inference on every
@@ -778,7 +782,7 @@ def _compiled(tables, wd, states, flags, ladder_hits):
     specialization's entry point, looked up once per process, skips that.
     """
     nones = tuple(v is None for v in (*tables, wd, *states)) + (ladder_hits is None,)
-    key = (nones, tuple(flags))
+    key = (nones, tuple(flags), by_distance)
     entry = _ENTRY_POINTS.get(key)
     if entry is not None:
         return entry
@@ -790,7 +794,8 @@ def _compiled(tables, wd, states, flags, ladder_hits):
             literal = sig[first_flag:first_flag + 5]
             if (tuple(isinstance(t, types.NoneType) for t in sig[:first_flag]) == nones[:-1]
                     and isinstance(sig[-1], types.NoneType) == nones[-1]
-                    and all(getattr(t, "literal_value", None) is f for t, f in zip(literal, flags))):
+                    and all(getattr(t, "literal_value", None) is f for t, f in zip(literal, flags))
+                    and getattr(sig[_BY_DISTANCE], "literal_value", None) is by_distance):
                 _ENTRY_POINTS[key] = compiled.entry_point
                 break
 
@@ -853,12 +858,13 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     points = np.full((len(record_rows), steps + 1, D), np.nan)
     gaps = np.full((len(record_rows), steps + 1), np.nan)
     if T:
-        _compiled(tables, wd, states, flag_values, out["ladder_hits"])(
+        by_distance = target_kind == "distance"
+        _compiled(tables, wd, states, flag_values, out["ladder_hits"], by_distance)(
             *tables, wd, *states, *flag_values, np.ascontiguousarray(x0, dtype=np.float64),
             row_setting, code, fvec if code == PARABOLOID else np.zeros(D), fscalar,
             0.0 if code == PARABOLOID else float(objective.f_star),
             np.ascontiguousarray(objective.minimizers, dtype=np.float64), int(steps),
-            target_kind == "distance", float(target), divergence_kind == "gap", float(divergence),
+            by_distance, float(target), divergence_kind == "gap", float(divergence),
             record_rows, points, gaps, B, out["status"], out["first_hit"], out["settled"],
             out["diverged_at"], out["final_gap"], out["best_gap"], out["final_distance"], ladder,
             out["ladder_hits"],

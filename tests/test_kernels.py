@@ -113,6 +113,16 @@ def test_kernel_equals_numpy_for_every_option(optimizer, static, dim):
     assert_same(reference, compiled)
 
 
+def test_gap_and_distance_targets_each_get_their_kernel():
+    """The target criterion is compiled in: the same options under the other criterion must
+    not reuse the first one's kernel."""
+    x0, group_ids, options = sweep(40, {"lr": [0.05, 0.3]}, dim=2)
+    for kind, target in (("gap", 1e-6), ("distance", 1e-3), ("gap", 1e-6)):
+        reference, compiled = both_loops(*PARABOLOID, "adam", options, x0, group_ids,
+                                         target_kind=kind, target=target)
+        assert_same(reference, compiled)
+
+
 def test_kernel_status_codes_are_the_runners():
     assert (kernels.CONVERGED, kernels.DIVERGED, kernels.UNFINISHED) == (
         runner.CONVERGED, runner.DIVERGED, runner.UNFINISHED)
