@@ -54,18 +54,25 @@ def group_summaries(outcomes, n_groups: int, budget: int) -> list[dict]:
     (min, median, max) of the steps to target over converged trials, of the settling step and of
     the divergence step, aRT, and the median final and least best gap.
     """
-    order = np.argsort(outcomes.group, kind="stable")
-    bounds = np.searchsorted(outcomes.group[order], np.arange(n_groups + 1))
+    group = outcomes.group
+    if np.all(group[1:] >= group[:-1]):
+        # The runner's order (each group's trials together): slices, no copy of any column.
+        order = None
+        bounds = np.searchsorted(group, np.arange(n_groups + 1))
+    else:
+        order = np.argsort(group, kind="stable")
+        bounds = np.searchsorted(group[order], np.arange(n_groups + 1))
     summaries = []
     for gid in range(n_groups):
-        rows = order[bounds[gid]:bounds[gid + 1]]
+        lo, hi = bounds[gid], bounds[gid + 1]
+        rows = slice(lo, hi) if order is None else order[lo:hi]
         status = outcomes.status[rows]
         converged = status == CONVERGED
         diverged = status == DIVERGED
         first_hit = outcomes.first_hit[rows]
         settled = outcomes.settled[rows]
         div_at = outcomes.diverged_at[rows]
-        n = len(rows)
+        n = int(hi - lo)
         art = average_runtime(first_hit, steps_used(status, div_at, budget), converged)
         summaries.append({
             "group": gid,
