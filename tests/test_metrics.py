@@ -162,11 +162,17 @@ def direct_summary(o, gid, budget):
     }
 
 
+@pytest.mark.parametrize("in_runner_order", [False, True], ids=["shuffled", "grouped"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_group_summaries_match_a_direct_recomputation(seed):
+def test_group_summaries_match_a_direct_recomputation(seed, in_runner_order):
+    """Trials in any order, and in the runner's (each group's together: read as slices)."""
     rng = np.random.default_rng(seed)
     budget, n_groups = 50, 7
     outcomes = random_outcomes(rng, 120, n_groups, budget)
+    if in_runner_order:
+        order = np.argsort(outcomes.group, kind="stable")
+        outcomes = TrialOutcomes(**{name: getattr(outcomes, name)[order]
+                                    for name in TrialOutcomes.FIELDS if name != "ladder_hits"})
     got = group_summaries(outcomes, n_groups, budget)
     assert len(got) == n_groups
     for gid, summary in enumerate(got):
