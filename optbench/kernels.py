@@ -129,6 +129,9 @@ def _constant_compiled(flag):
         if flag.literal_value:
             return lambda flag: True
         return lambda flag: False
+    if isinstance(flag, types.IntegerLiteral):
+        value = flag.literal_value
+        return lambda flag: value
     return lambda flag: flag
 
 
@@ -310,23 +313,60 @@ def _distance(x, n, minimizers, out, terms, acc, best):
 # stays in x_in: the one a diverged trial is frozen at). The discrete options arrive as literals
 # and an absent state or weight decay as None, so numba compiles each combination to one
 # branch-free loop. Trial indices are unsigned: numba then skips the negative-index wrap-around,
-# and the loop over trials vectorizes. With ``fused`` (a literal), the loop also evaluates the
-# paraboloid while the new point is in a register, ``value += a x^2`` (functions.py's arithmetic;
-# the first term of each sum is added to -0.0, as in NumPy's), and its gradient ``2 a x`` is
-# recomputed from the point rather than stored.
+# and the loop over trials vectorizes. With ``fused`` (a literal: FUSE_PARABOLOID or
+# FUSE_ROSENBROCK), the loop also evaluates the function's terms while the new point is in a
+# register, and the gradient is recomputed from the points rather than stored.
 
 
-@njit(inline="always", **_JIT)
-def _paraboloid_term(x_new, a, value, d, v, i):
-    # The first term of a sum starts from -0.0, as NumPy's (exact: -0.0 + t = t).
-    value[v, i] = (value[v, i] if v == 0 and d > 0 else -0.0) + a * x_new * x_new
+#: What the update loop evaluates besides the update (``fused``, a literal): nothing (the
+#: function runs in a pass of its own), the paraboloid, or Rosenbrock's function.
+FUSE_NONE, FUSE_PARABOLOID, FUSE_ROSENBROCK = 0, 1, 2
 
 
 @njit(inline="always", **_JIT)
 def _gradient(g, x_in, d, i, fused, a):
-    """The gradient at ``x_in``: on the paraboloid (``fused``) recomputed, ``2 a x`` exactly as
-    functions.py, which costs less than storing and loading it; else as evaluated."""
-    return (2.0 * a) * x_in[d, i] if fused else g[d, i]
+    """The gradient at ``x_in``, coordinate ``d``: as evaluated (``g``), or recomputed from the
+    points, which costs less than storing and loading it, with functions.py's arithmetic.
+
+    Paraboloid: ``2 a x``. Rosenbrock: ``-400 x_d v_d - 2 (1 - x_d)`` for ``d < D - 1``, else 0,
+    plus ``200 v_{d-1}`` for ``d > 0``, where ``v_d = x_{d+1} - x_d^2``; the neighbours' indices
+    are clamped so that every load is in bounds and the edges are selected, not branched on.
+    """
+    if fused == FUSE_PARABOLOID:
+        return (2.0 * a) * x_in[d, i]
+    if fused == FUSE_ROSENBROCK:
+        last = x_in.shape[0] - 1
+        head = x_in[d, i]
+        ahead = x_in[min(d + 1, last), i]
+        behind = x_in[max(d - 1, 0), i]
+        valley = ahead - head * head
+        own = -400.0 * head * valley - 2.0 * (1.0 - head) if d < last else 0.0
+        return own + 200.0 * (head - behind * behind) if d > 0 else own
+    return g[d, i]
+
+
+@njit(inline="always", **_JIT)
+def _value_term(x_new, fused, a, value, d, v, i):
+    """The function's terms that the new coordinate ``d`` completes, into ``value``.
+
+    Paraboloid: ``a x^2`` added to row ``v`` (the first term of a sum is added to -0.0, as in
+    NumPy's sum). Rosenbrock's terms couple neighbouring coordinates: reading the row of ``x``
+    written just before would keep LLVM from vectorizing the loop, so they get a pass of their
+    own (:func:`_rosenbrock_terms`).
+    """
+    if fused == FUSE_PARABOLOID:
+        value[v, i] = (value[v, i] if v == 0 and d > 0 else -0.0) + a * x_new * x_new
+
+
+@njit(**_JIT)
+def _rosenbrock_terms(x, n, terms):
+    """``terms[d] = 100 (x_{d+1} - x_d^2)^2 + (1 - x_d)^2``, as functions.py."""
+    for d in range(x.shape[0] - 1):
+        for i in range(n):
+            head = x[d, i]
+            valley = x[d + 1, i] - head * head
+            off = 1.0 - head
+            terms[d, i] = 100.0 * valley * valley + off * off
 
 
 @njit(inline="always", **_JIT)
@@ -354,8 +394,7 @@ def _sgd_block(x, x_in, g, buf, runs, n_runs, step, table, wd, nesterov, maximiz
                                      lr, momentum, dampening, weight_decay, nesterov, maximize)
                 _store(buf, d, i, b)
                 x[d, i] = x_new
-                if fused:
-                    _paraboloid_term(x_new, a, value, d, v, i)
+                _value_term(x_new, fused, a, value, d, v, i)
 
 
 @njit(**_JIT)
@@ -375,8 +414,7 @@ def _adagrad_block(x, x_in, g, state_sum, runs, n_runs, step, table, wd, maximiz
                     x_in[d, i], _gradient(g, x_in, d, i, fused, a), state_sum[d, i], step, lr,
                     lr_decay, eps, weight_decay, maximize)
                 x[d, i] = x_new
-                if fused:
-                    _paraboloid_term(x_new, a, value, d, v, i)
+                _value_term(x_new, fused, a, value, d, v, i)
 
 
 @njit(**_JIT)
@@ -399,8 +437,7 @@ def _rmsprop_run(x, x_in, g, square_avg, grad_avg, buf, lo, hi, step, lr, alpha,
             _store(grad_avg, d, i, avg)
             _store(buf, d, i, b)
             x[d, i] = x_new
-            if fused:
-                _paraboloid_term(x_new, a, value, d, v, i)
+            _value_term(x_new, fused, a, value, d, v, i)
 
 
 @njit(**_JIT)
@@ -451,8 +488,7 @@ def _adam_block(x, x_in, g, exp_avg, exp_avg_sq, max_exp_avg_sq, runs, n_runs, s
                     bias_correction, first_gradient)
                 _store(max_exp_avg_sq, d, i, peak)
                 x[d, i] = x_new
-                if fused:
-                    _paraboloid_term(x_new, a, value, d, v, i)
+                _value_term(x_new, fused, a, value, d, v, i)
 
 
 #: Per-group hyperparameter columns of each kernel, in order.
@@ -475,8 +511,8 @@ FLAGS = {
 @njit(**_JIT)
 def _update(x, x_in, g, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsprop, wd, f0,
             f1, f2, f3, f4, fused, fvec, value, by_coordinate):
-    """One step of the optimizer on a block: ``x`` from ``x_in`` (and, ``fused``, the
-    paraboloid's value terms into ``value``, its gradient recomputed from ``x_in``).
+    """One step of the optimizer on a block: ``x`` from ``x_in`` (and, ``fused``, the function's
+    terms into ``value``, its gradient recomputed from ``x_in``).
 
     Exactly one of ``adam``, ``sgd``, ``adagrad``, ``rmsprop`` is its per-group hyperparameter
     table (the others are None), ``wd`` the weight-decay column or None when no trial of the
@@ -564,7 +600,7 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     literally(by_distance)
     T, D = x0.shape
     B = block
-    fused = fn == PARABOLOID
+    fused = FUSE_PARABOLOID if fn == PARABOLOID else FUSE_ROSENBROCK
     by_coordinate = D >= 8  # NumPy sums 8 terms or more pairwise: keep them, then sum
     n_terms = D if fn == PARABOLOID else D - 1
     x = np.empty((D, B))
@@ -658,16 +694,18 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             k = np.int32(k_step)
             x, x_in = x_in, x
             f, f_in = f_in, f
-            if fused:
+            if fused == FUSE_PARABOLOID:
                 value = terms if by_coordinate else f.reshape((1, B))
                 _update(x, x_in, g, s0, s1, s2, runs, n_runs, float(k), adam, sgd, adagrad,
-                        rmsprop, wd, f0, f1, f2, f3, f4, True, fvec, value, by_coordinate)
+                        rmsprop, wd, f0, f1, f2, f3, f4, FUSE_PARABOLOID, fvec, value,
+                        by_coordinate)
                 if by_coordinate:
                     _pairwise_sum(terms, 0, D, n, f, acc)
             else:
                 _update(x, x_in, g, s0, s1, s2, runs, n_runs, float(k), adam, sgd, adagrad,
-                        rmsprop, wd, f0, f1, f2, f3, f4, False, fvec, terms, False)
-                _value_and_grad(fn, fvec, fscalar, x, n, f, g, terms, acc)
+                        rmsprop, wd, f0, f1, f2, f3, f4, FUSE_ROSENBROCK, fvec, terms, True)
+                _rosenbrock_terms(x, n, terms)
+                _pairwise_sum(terms, 0, D - 1, n, f, acc)
             if by_distance:
                 _distance(x, n, minimizers, crit, terms, acc, best)
             died = _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k, target,

@@ -138,6 +138,20 @@ def test_kernel_equals_numpy_on_rosenbrock(dim):
     assert_same(reference, compiled)
 
 
+@pytest.mark.parametrize(("optimizer", "values"), [
+    ("sgd", {"lr": [1e-4, 1e-3], "momentum": [0.9, 0.5]}),
+    ("adagrad", {"lr": [0.05, 0.2]}),
+    ("rmsprop", {"lr": [1e-3, 1e-2], "momentum": [0.0, 0.5]}),
+], ids=["sgd", "adagrad", "rmsprop"])
+def test_every_kernel_optimizer_on_rosenbrock(optimizer, values):
+    """Rosenbrock's gradient is recomputed from the points inside each optimizer's loop."""
+    x0, group_ids, options = sweep(10, values, dim=12, box=1.5)
+    x0[:5] = 1.0 + 1e-4 * x0[:5]
+    reference, compiled = both_loops("rosenbrock", {"dim": 12}, optimizer, options, x0, group_ids,
+                                     target=1e-3, divergence_kind="gap", divergence=1e8)
+    assert_same(reference, compiled)
+
+
 def test_kernel_distance_target_and_weight_decay():
     x0, group_ids, options = sweep(40, {"lr": [0.05, 0.3], "weight_decay": [0.0, 0.1]}, dim=2)
     reference, compiled = both_loops(*PARABOLOID, "adam", options, x0, group_ids,
