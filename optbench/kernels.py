@@ -323,7 +323,6 @@ def _distance(x, n, minimizers, out, terms, acc, best):
 FUSE_NONE, FUSE_PARABOLOID, FUSE_ROSENBROCK = 0, 1, 2
 
 
-@njit(inline="always", **_JIT)
 def _gradient(g, x_in, d, i, fused, a):
     """The gradient at ``x_in``, coordinate ``d``: as evaluated (``g``), or recomputed from the
     points, which costs less than storing and loading it, with functions.py's arithmetic.
@@ -332,20 +331,31 @@ def _gradient(g, x_in, d, i, fused, a):
     plus ``200 v_{d-1}`` for ``d > 0``, where ``v_d = x_{d+1} - x_d^2``; the neighbours' indices
     are clamped so that every load is in bounds and the edges are selected, not branched on.
     """
-    if fused == FUSE_PARABOLOID:
-        return (2.0 * a) * x_in[d, i]
-    if fused == FUSE_ROSENBROCK:
-        last = x_in.shape[0] - 1
-        head = x_in[d, i]
-        ahead = x_in[min(d + 1, last), i]
-        behind = x_in[max(d - 1, 0), i]
-        valley = ahead - head * head
-        own = -400.0 * head * valley - 2.0 * (1.0 - head) if d < last else 0.0
-        return own + 200.0 * (head - behind * behind) if d > 0 else own
-    return g[d, i]
 
 
-@njit(inline="always", **_JIT)
+@overload(_gradient, inline="always", prefer_literal=True)
+def _gradient_compiled(g, x_in, d, i, fused, a):
+    # One implementation per literal ``fused``: a branch per function left in the loop, even on
+    # constants, kept LLVM from vectorizing Adam's loop. A non-literal ``fused`` has none (an
+    # error at compile time, never a silent fallback).
+    if not isinstance(fused, types.IntegerLiteral):
+        return None
+    kind = fused.literal_value
+    if kind == FUSE_PARABOLOID:
+        return lambda g, x_in, d, i, fused, a: (2.0 * a) * x_in[d, i]
+    if kind == FUSE_ROSENBROCK:
+        def rosenbrock(g, x_in, d, i, fused, a):
+            last = x_in.shape[0] - 1
+            head = x_in[d, i]
+            ahead = x_in[min(d + 1, last), i]
+            behind = x_in[max(d - 1, 0), i]
+            valley = ahead - head * head
+            own = -400.0 * head * valley - 2.0 * (1.0 - head) if d < last else 0.0
+            return own + 200.0 * (head - behind * behind) if d > 0 else own
+        return rosenbrock
+    return lambda g, x_in, d, i, fused, a: g[d, i]
+
+
 def _value_term(x_new, fused, a, value, d, v, i):
     """The function's terms that the new coordinate ``d`` completes, into ``value``.
 
@@ -354,8 +364,17 @@ def _value_term(x_new, fused, a, value, d, v, i):
     written just before would keep LLVM from vectorizing the loop, so they get a pass of their
     own (:func:`_rosenbrock_terms`).
     """
-    if fused == FUSE_PARABOLOID:
-        value[v, i] = (value[v, i] if v == 0 and d > 0 else -0.0) + a * x_new * x_new
+
+
+@overload(_value_term, inline="always", prefer_literal=True)
+def _value_term_compiled(x_new, fused, a, value, d, v, i):
+    if not isinstance(fused, types.IntegerLiteral):
+        return None
+    if fused.literal_value == FUSE_PARABOLOID:
+        def paraboloid(x_new, fused, a, value, d, v, i):
+            value[v, i] = (value[v, i] if v == 0 and d > 0 else -0.0) + a * x_new * x_new
+        return paraboloid
+    return lambda x_new, fused, a, value, d, v, i: None
 
 
 @njit(**_JIT)
@@ -381,7 +400,7 @@ def _sgd_block(x, x_in, g, buf, runs, n_runs, step, table, wd, nesterov, maximiz
     literally(nesterov)
     literally(maximize)
     literally(fused)
-    nesterov, maximize, fused = _constant(nesterov), _constant(maximize), _constant(fused)
+    nesterov, maximize = _constant(nesterov), _constant(maximize)
     for r in range(n_runs):
         lo, hi, s = _run(runs, r)
         lr, momentum, dampening = table[s, 0], table[s, 1], table[s, 2]
@@ -402,7 +421,7 @@ def _adagrad_block(x, x_in, g, state_sum, runs, n_runs, step, table, wd, maximiz
                    value, by_coordinate):
     literally(maximize)
     literally(fused)
-    maximize, fused = _constant(maximize), _constant(fused)
+    maximize = _constant(maximize)
     for r in range(n_runs):
         lo, hi, s = _run(runs, r)
         lr, lr_decay, eps = table[s, 0], table[s, 1], table[s, 2]
@@ -425,7 +444,6 @@ def _rmsprop_run(x, x_in, g, square_avg, grad_avg, buf, lo, hi, step, lr, alpha,
     literally(first_gradient)
     literally(fused)
     maximize, first_gradient = _constant(maximize), _constant(first_gradient)
-    fused = _constant(fused)
     for d in range(x.shape[0]):
         a, v = fvec[d], d if by_coordinate else 0
         for i in range(lo, hi):
@@ -472,7 +490,7 @@ def _adam_block(x, x_in, g, exp_avg, exp_avg_sq, max_exp_avg_sq, runs, n_runs, s
     literally(fused)
     decoupled_weight_decay = _constant(decoupled_weight_decay)
     maximize, bias_correction = _constant(maximize), _constant(bias_correction)
-    first_gradient, fused = _constant(first_gradient), _constant(fused)
+    first_gradient = _constant(first_gradient)
     for r in range(n_runs):
         lo, hi, s = _run(runs, r)
         lr, beta1, beta2, eps = table[s, 0], table[s, 1], table[s, 2], table[s, 3]
