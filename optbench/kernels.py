@@ -559,8 +559,11 @@ def _update(x, x_in, g, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsp
 
 
 @njit(**_JIT)
-def _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k, target, by_distance):
-    """Step ``k``'s bookkeeping over a block; returns whether any trial diverged at it.
+def _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k, target, by_distance,
+              next_rung):
+    """Step ``k``'s bookkeeping over a block; returns whether any trial diverged at it, and
+    whether any best gap reached the next rung of its COCO ladder (``next_rung``, or None
+    without a ladder): both rare, and handled after this pass.
 
     A trial is alive while its gap is within its bound (a diverged trial's bound is -inf, so no
     status is read here; divergences are rare and recorded after). Stores are conditional, so
@@ -569,6 +572,7 @@ def _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k, target, by_dist
     """
     literally(by_distance)
     died = 0
+    climbed = 0
     for i in range(n):
         gap = f[i] - f_star
         ok = gap <= bound[i]  # False for NaN
@@ -586,7 +590,9 @@ def _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k, target, by_dist
         if ok and not inside:
             outside[i] = k
         died |= (not ok) and bound[i] > -np.inf
-    return died
+        if next_rung is not None:
+            climbed |= ok and gap <= next_rung[i]
+    return died, climbed
 
 
 @njit(cache=True, **_JIT)
@@ -641,6 +647,7 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     last_gap = np.empty(B)  # the gap where a diverged trial is frozen
     frozen = np.empty((D, B))  # and the point
     rung = np.empty(B, dtype=np.int64)  # rungs of the ladder reached: a prefix of it
+    next_rung = np.empty(B)  # the target of the next rung (-inf once all are reached)
     n_rungs = ladder.shape[0]
     tiny = np.finfo(np.float64).tiny
     n_record = record_rows.shape[0]
@@ -701,6 +708,7 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                     ladder_hits[b0 + i, r] = 0
                     r += 1
                 rung[i] = r
+                next_rung[i] = ladder[r] if r < n_rungs else -np.inf
                 for j in range(r, n_rungs):
                     ladder_hits[b0 + i, j] = -1
         for r in range(r_first, r_last):
@@ -726,9 +734,13 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                 _pairwise_sum(terms, 0, D - 1, n, f, acc)
             if by_distance:
                 _distance(x, n, minimizers, crit, terms, acc, best)
-            died = _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k, target,
-                             by_distance)
-            if ladder_hits is not None:
+            if ladder_hits is None:
+                died, climbed = _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k,
+                                          target, by_distance, None)
+            else:
+                died, climbed = _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k,
+                                          target, by_distance, next_rung)
+            if ladder_hits is not None and climbed:
                 for i in range(n):
                     r = rung[i]
                     if r < n_rungs and ladder[r] >= least[i]:
@@ -736,6 +748,7 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                             ladder_hits[b0 + i, r] = k
                             r += 1
                         rung[i] = r
+                        next_rung[i] = ladder[r] if r < n_rungs else -np.inf
             if died:
                 # A diverged trial is frozen at its last point while alive: the previous one.
                 for i in range(n):

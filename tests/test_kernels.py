@@ -19,15 +19,16 @@ STEPS = 150
 
 
 def both_loops(function, params, optimizer, options, x0, group_ids, *, target_kind="gap",
-               target=1e-6, divergence_kind="factor", divergence=1e6, record_rows=(0, 1)):
+               target=1e-6, divergence_kind="factor", divergence=1e6, record_rows=(0, 1),
+               ladder=True):
     objective = functions.make_function(function, **params)
     rules = {"target_kind": target_kind, "target": target, "divergence_kind": divergence_kind,
              "divergence": divergence, "record_rows": np.asarray(record_rows, dtype=np.int64)}
     reference = runner.run_trials(objective, optimizers.make_optimizer(optimizer, **options), x0,
-                                  STEPS, **rules)
+                                  STEPS, **rules, ladder=ladder)
     compiled, points, gaps = kernels.run_trials(function, params, objective, optimizer, options,
                                                 x0, group_ids, STEPS, **rules,
-                                                ladder=runner.LADDER)
+                                                ladder=runner.LADDER if ladder else None)
     return reference, (compiled, points, gaps)
 
 
@@ -121,6 +122,17 @@ def test_gap_and_distance_targets_each_get_their_kernel():
         reference, compiled = both_loops(*PARABOLOID, "adam", options, x0, group_ids,
                                          target_kind=kind, target=target)
         assert_same(reference, compiled)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_kernel_without_the_ladder(optimizer):
+    """Runs of more than runner.LADDER_MAX_TRIALS trials keep no ladder: its variant compiles
+    without it and gives the same outcomes."""
+    x0, group_ids, options = sweep(50, CASES[[c[0] for c in CASES].index(optimizer)][1], dim=2)
+    reference, compiled = both_loops(*PARABOLOID, optimizer, options, x0, group_ids,
+                                     ladder=False)
+    assert reference[0]["ladder_hits"] is None and compiled[0]["ladder_hits"] is None
+    assert_same(reference, compiled)
 
 
 def test_kernel_status_codes_are_the_runners():
