@@ -648,6 +648,7 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     frozen = np.empty((D, B))  # and the point
     rung = np.empty(B, dtype=np.int64)  # rungs of the ladder reached: a prefix of it
     next_rung = np.empty(B)  # the target of the next rung (-inf once all are reached)
+    climbers = np.empty(B, dtype=np.int64)
     n_rungs = ladder.shape[0]
     tiny = np.finfo(np.float64).tiny
     n_record = record_rows.shape[0]
@@ -741,14 +742,20 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                 died, climbed = _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k,
                                           target, by_distance, next_rung)
             if ladder_hits is not None and climbed:
+                # The trials that climbed, gathered without a branch (which trials climb is
+                # data: a branch per trial mispredicts), then each climbs its rungs.
+                m = 0
                 for i in range(n):
+                    climbers[m] = i
+                    m += 1 if least[i] <= next_rung[i] else 0
+                for j in range(m):
+                    i = climbers[j]
                     r = rung[i]
-                    if r < n_rungs and ladder[r] >= least[i]:
-                        while r < n_rungs and ladder[r] >= least[i]:
-                            ladder_hits[b0 + i, r] = k
-                            r += 1
-                        rung[i] = r
-                        next_rung[i] = ladder[r] if r < n_rungs else -np.inf
+                    while r < n_rungs and ladder[r] >= least[i]:
+                        ladder_hits[b0 + i, r] = k
+                        r += 1
+                    rung[i] = r
+                    next_rung[i] = ladder[r] if r < n_rungs else -np.inf
             if died:
                 # A diverged trial is frozen at its last point while alive: the previous one.
                 for i in range(n):
