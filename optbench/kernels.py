@@ -181,7 +181,8 @@ _rmsprop_rule = njit(error_model="numpy")(_opt.rmsprop_rule)
 _adam_rule = njit(error_model="numpy")(_opt.adam_rule)
 
 # ---------------------------------------------------------------------------------------------
-# Functions: value and gradient over a (D, n) block, exactly as functions.py computes them.
+# Functions: the value over a (D, n) block, exactly as functions.py computes it (the gradient
+# is recomputed inside the update loops, _gradient).
 
 PARABOLOID, ROSENBROCK = 0, 1
 #: Status codes, as optbench.runner's.
@@ -253,38 +254,22 @@ def _pairwise_sum(terms, lo, count, n, out, acc):
 
 
 @njit(**_JIT)
-def _value_and_grad(fn, fvec, fscalar, x, n, f, g, terms, acc):
-    """``f (n,)`` and ``g (D, n)`` at ``x (D, n)``: functions.py's arithmetic, in its order."""
+def _value(fn, fvec, fscalar, x, n, f, terms, acc):
+    """``f (n,)`` at ``x (D, n)``: functions.py's arithmetic, in its order (the gradient is
+    recomputed where it is used, :func:`_gradient`)."""
     D = x.shape[0]
     if fn == PARABOLOID:
-        # f = sum(a * x * x) + c, grad = (2 a) * x
+        # f = sum(a * x * x) + c
         for d in range(D):
             a = fvec[d]
-            two_a = 2.0 * a
             for i in range(n):
                 xi = x[d, i]
                 terms[d, i] = a * xi * xi
-                g[d, i] = two_a * xi
         _pairwise_sum(terms, 0, D, n, f, acc)
         for i in range(n):
             f[i] = f[i] + fscalar
     else:
-        # valley = x[1:] - x[:-1]^2, off = 1 - x[:-1]; f = sum(100 valley^2 + off^2);
-        # g[:-1] = -400 x[:-1] valley - 2 off; g[1:] += 200 valley
-        for i in range(n):
-            g[D - 1, i] = 0.0
-        for d in range(D - 1):
-            for i in range(n):
-                head = x[d, i]
-                valley = x[d + 1, i] - head * head
-                off = 1.0 - head
-                terms[d, i] = 100.0 * valley * valley + off * off
-                g[d, i] = -400.0 * head * valley - 2.0 * off
-        for d in range(D - 1, 0, -1):
-            for i in range(n):
-                head = x[d - 1, i]
-                valley = x[d, i] - head * head
-                g[d, i] = g[d, i] + 200.0 * valley
+        _rosenbrock_terms(x, n, terms)
         _pairwise_sum(terms, 0, D - 1, n, f, acc)
 
 
@@ -318,14 +303,13 @@ def _distance(x, n, minimizers, out, terms, acc, best):
 # register, and the gradient is recomputed from the points rather than stored.
 
 
-#: What the update loop evaluates besides the update (``fused``, a literal): nothing (the
-#: function runs in a pass of its own), the paraboloid, or Rosenbrock's function.
-FUSE_NONE, FUSE_PARABOLOID, FUSE_ROSENBROCK = 0, 1, 2
+#: The function whose gradient the update loop recomputes (``fused``, a literal).
+FUSE_PARABOLOID, FUSE_ROSENBROCK = 1, 2
 
 
-def _gradient(g, x_in, d, i, fused, a):
-    """The gradient at ``x_in``, coordinate ``d``: as evaluated (``g``), or recomputed from the
-    points, which costs less than storing and loading it, with functions.py's arithmetic.
+def _gradient(x_in, d, i, fused, a):
+    """The gradient at ``x_in``, coordinate ``d``, recomputed from the points (which costs less
+    than storing and loading it), with functions.py's arithmetic.
 
     Paraboloid: ``2 a x``. Rosenbrock: ``-400 x_d v_d - 2 (1 - x_d)`` for ``d < D - 1``, else 0,
     plus ``200 v_{d-1}`` for ``d > 0``, where ``v_d = x_{d+1} - x_d^2``; the neighbours' indices
@@ -334,7 +318,7 @@ def _gradient(g, x_in, d, i, fused, a):
 
 
 @overload(_gradient, inline="always", prefer_literal=True)
-def _gradient_compiled(g, x_in, d, i, fused, a):
+def _gradient_compiled(x_in, d, i, fused, a):
     # One implementation per literal ``fused``: a branch per function left in the loop, even on
     # constants, kept LLVM from vectorizing Adam's loop. A non-literal ``fused`` has none (an
     # error at compile time, never a silent fallback).
@@ -342,9 +326,9 @@ def _gradient_compiled(g, x_in, d, i, fused, a):
         return None
     kind = fused.literal_value
     if kind == FUSE_PARABOLOID:
-        return lambda g, x_in, d, i, fused, a: (2.0 * a) * x_in[d, i]
+        return lambda x_in, d, i, fused, a: (2.0 * a) * x_in[d, i]
     if kind == FUSE_ROSENBROCK:
-        def rosenbrock(g, x_in, d, i, fused, a):
+        def rosenbrock(x_in, d, i, fused, a):
             last = x_in.shape[0] - 1
             head = x_in[d, i]
             ahead = x_in[min(d + 1, last), i]
@@ -353,7 +337,7 @@ def _gradient_compiled(g, x_in, d, i, fused, a):
             own = -400.0 * head * valley - 2.0 * (1.0 - head) if d < last else 0.0
             return own + 200.0 * (head - behind * behind) if d > 0 else own
         return rosenbrock
-    return lambda g, x_in, d, i, fused, a: g[d, i]
+    return None
 
 
 def _value_term(x_new, fused, a, value, d, v, i):
@@ -395,7 +379,7 @@ def _run(runs, r):
 
 
 @njit(**_JIT)
-def _sgd_block(x, x_in, g, buf, runs, n_runs, step, table, wd, nesterov, maximize, fused, fvec,
+def _sgd_block(x, x_in, buf, runs, n_runs, step, table, wd, nesterov, maximize, fused, fvec,
                value, by_coordinate):
     literally(nesterov)
     literally(maximize)
@@ -409,7 +393,7 @@ def _sgd_block(x, x_in, g, buf, runs, n_runs, step, table, wd, nesterov, maximiz
             a, v = fvec[d], d if by_coordinate else 0
             for i in range(lo, hi):
                 b = _entry(buf, d, i)
-                x_new, b = _sgd_rule(x_in[d, i], _gradient(g, x_in, d, i, fused, a), b, step,
+                x_new, b = _sgd_rule(x_in[d, i], _gradient(x_in, d, i, fused, a), b, step,
                                      lr, momentum, dampening, weight_decay, nesterov, maximize)
                 _store(buf, d, i, b)
                 x[d, i] = x_new
@@ -417,7 +401,7 @@ def _sgd_block(x, x_in, g, buf, runs, n_runs, step, table, wd, nesterov, maximiz
 
 
 @njit(**_JIT)
-def _adagrad_block(x, x_in, g, state_sum, runs, n_runs, step, table, wd, maximize, fused, fvec,
+def _adagrad_block(x, x_in, state_sum, runs, n_runs, step, table, wd, maximize, fused, fvec,
                    value, by_coordinate):
     literally(maximize)
     literally(fused)
@@ -430,14 +414,14 @@ def _adagrad_block(x, x_in, g, state_sum, runs, n_runs, step, table, wd, maximiz
             a, v = fvec[d], d if by_coordinate else 0
             for i in range(lo, hi):
                 x_new, state_sum[d, i] = _adagrad_rule(
-                    x_in[d, i], _gradient(g, x_in, d, i, fused, a), state_sum[d, i], step, lr,
+                    x_in[d, i], _gradient(x_in, d, i, fused, a), state_sum[d, i], step, lr,
                     lr_decay, eps, weight_decay, maximize)
                 x[d, i] = x_new
                 _value_term(x_new, fused, a, value, d, v, i)
 
 
 @njit(**_JIT)
-def _rmsprop_run(x, x_in, g, square_avg, grad_avg, buf, lo, hi, step, lr, alpha, eps,
+def _rmsprop_run(x, x_in, square_avg, grad_avg, buf, lo, hi, step, lr, alpha, eps,
                  weight_decay, momentum, maximize, first_gradient, fused, fvec, value,
                  by_coordinate):
     literally(maximize)
@@ -450,7 +434,7 @@ def _rmsprop_run(x, x_in, g, square_avg, grad_avg, buf, lo, hi, step, lr, alpha,
             avg = _entry(grad_avg, d, i)
             b = _entry(buf, d, i)
             x_new, square_avg[d, i], avg, b = _rmsprop_rule(
-                x_in[d, i], _gradient(g, x_in, d, i, fused, a), square_avg[d, i], avg, b, step,
+                x_in[d, i], _gradient(x_in, d, i, fused, a), square_avg[d, i], avg, b, step,
                 lr, alpha, eps, weight_decay, momentum, None, maximize, first_gradient)
             _store(grad_avg, d, i, avg)
             _store(buf, d, i, b)
@@ -459,7 +443,7 @@ def _rmsprop_run(x, x_in, g, square_avg, grad_avg, buf, lo, hi, step, lr, alpha,
 
 
 @njit(**_JIT)
-def _rmsprop_block(x, x_in, g, square_avg, grad_avg, buf, runs, n_runs, step, table, wd,
+def _rmsprop_block(x, x_in, square_avg, grad_avg, buf, runs, n_runs, step, table, wd,
                    maximize, first_gradient, fused, fvec, value, by_coordinate):
     literally(maximize)
     literally(first_gradient)
@@ -470,17 +454,17 @@ def _rmsprop_block(x, x_in, g, square_avg, grad_avg, buf, runs, n_runs, step, ta
         weight_decay = _item(wd, s)
         # Where momentum is 0, torch (and the NumPy path) step without the buffer.
         if buf is None or momentum == 0.0:
-            _rmsprop_run(x, x_in, g, square_avg, grad_avg, None, lo, hi, step, lr, alpha, eps,
+            _rmsprop_run(x, x_in, square_avg, grad_avg, None, lo, hi, step, lr, alpha, eps,
                          weight_decay, momentum, maximize, first_gradient, fused, fvec, value,
                          by_coordinate)
         else:
-            _rmsprop_run(x, x_in, g, square_avg, grad_avg, buf, lo, hi, step, lr, alpha, eps,
+            _rmsprop_run(x, x_in, square_avg, grad_avg, buf, lo, hi, step, lr, alpha, eps,
                          weight_decay, momentum, maximize, first_gradient, fused, fvec, value,
                          by_coordinate)
 
 
 @njit(**_JIT)
-def _adam_block(x, x_in, g, exp_avg, exp_avg_sq, max_exp_avg_sq, runs, n_runs, step, table, wd,
+def _adam_block(x, x_in, exp_avg, exp_avg_sq, max_exp_avg_sq, runs, n_runs, step, table, wd,
                 decoupled_weight_decay, maximize, bias_correction, first_gradient, fused, fvec,
                 value, by_coordinate):
     literally(decoupled_weight_decay)
@@ -500,7 +484,7 @@ def _adam_block(x, x_in, g, exp_avg, exp_avg_sq, max_exp_avg_sq, runs, n_runs, s
             for i in range(lo, hi):
                 peak = _entry(max_exp_avg_sq, d, i)
                 x_new, exp_avg[d, i], exp_avg_sq[d, i], peak = _adam_rule(
-                    x_in[d, i], _gradient(g, x_in, d, i, fused, a), exp_avg[d, i],
+                    x_in[d, i], _gradient(x_in, d, i, fused, a), exp_avg[d, i],
                     exp_avg_sq[d, i], peak, step, lr,
                     beta1, beta2, eps, weight_decay, decoupled_weight_decay, maximize,
                     bias_correction, first_gradient)
@@ -527,7 +511,7 @@ FLAGS = {
 
 
 @njit(**_JIT)
-def _update(x, x_in, g, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsprop, wd, f0,
+def _update(x, x_in, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsprop, wd, f0,
             f1, f2, f3, f4, fused, fvec, value, by_coordinate):
     """One step of the optimizer on a block: ``x`` from ``x_in`` (and, ``fused``, the function's
     terms into ``value``, its gradient recomputed from ``x_in``).
@@ -545,16 +529,16 @@ def _update(x, x_in, g, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsp
     literally(f4)
     literally(fused)
     if adam is not None:
-        _adam_block(x, x_in, g, s0, s1, s2, runs, n_runs, step, adam, wd, f1, f2, f3, f4,
+        _adam_block(x, x_in, s0, s1, s2, runs, n_runs, step, adam, wd, f1, f2, f3, f4,
                     fused, fvec, value, by_coordinate)
     if sgd is not None:
-        _sgd_block(x, x_in, g, s0, runs, n_runs, step, sgd, wd, f0, f1, fused, fvec, value,
+        _sgd_block(x, x_in, s0, runs, n_runs, step, sgd, wd, f0, f1, fused, fvec, value,
                    by_coordinate)
     if adagrad is not None:
-        _adagrad_block(x, x_in, g, s0, runs, n_runs, step, adagrad, wd, f0, fused, fvec, value,
+        _adagrad_block(x, x_in, s0, runs, n_runs, step, adagrad, wd, f0, fused, fvec, value,
                        by_coordinate)
     if rmsprop is not None:
-        _rmsprop_block(x, x_in, g, s0, s1, s2, runs, n_runs, step, rmsprop, wd, f1, f2, fused,
+        _rmsprop_block(x, x_in, s0, s1, s2, runs, n_runs, step, rmsprop, wd, f1, f2, fused,
                        fvec, value, by_coordinate)
 
 
@@ -611,10 +595,10 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     ``ladder_hits (T, L)`` (or None) gets each trial's first step with a best gap at or below
     each rung of the descending ``ladder``.
 
-    Per step and block: one pass that updates every coordinate (on the paraboloid, also its
-    value and gradient), one over the trials for the bookkeeping. The point and value are
-    double-buffered, so the previous ones are at hand when a trial diverges without a copy per
-    step, and a trial is alive while its ``died_at`` is -1.
+    Per step and block: one pass that updates every coordinate (recomputing the gradient; on the
+    paraboloid also summing the value), Rosenbrock's terms and their sum, and one pass over the
+    trials for the bookkeeping. The point and value are double-buffered, so the previous ones are
+    at hand when a trial diverges, without a copy per step.
     """
     literally(f0)
     literally(f1)
@@ -629,7 +613,6 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     n_terms = D if fn == PARABOLOID else D - 1
     x = np.empty((D, B))
     x_in = np.empty((D, B))
-    g = np.empty((D, B))
     terms = np.empty((max(n_terms, D), B))
     acc = np.empty((8, B))
     f = np.empty(B)
@@ -683,7 +666,7 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                 for d in range(D):
                     for i in range(runs[r, 0], runs[r, 1]):
                         s0[d, i] = 0.0 + adagrad[runs[r, 2], 3]
-        _value_and_grad(fn, fvec, fscalar, x, n, f, g, terms, acc)
+        _value(fn, fvec, fscalar, x, n, f, terms, acc)
         if by_distance:
             _distance(x, n, minimizers, crit, terms, acc, best)
         for i in range(n):
@@ -723,13 +706,13 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             f, f_in = f_in, f
             if fused == FUSE_PARABOLOID:
                 value = terms if by_coordinate else f.reshape((1, B))
-                _update(x, x_in, g, s0, s1, s2, runs, n_runs, float(k), adam, sgd, adagrad,
+                _update(x, x_in, s0, s1, s2, runs, n_runs, float(k), adam, sgd, adagrad,
                         rmsprop, wd, f0, f1, f2, f3, f4, FUSE_PARABOLOID, fvec, value,
                         by_coordinate)
                 if by_coordinate:
                     _pairwise_sum(terms, 0, D, n, f, acc)
             else:
-                _update(x, x_in, g, s0, s1, s2, runs, n_runs, float(k), adam, sgd, adagrad,
+                _update(x, x_in, s0, s1, s2, runs, n_runs, float(k), adam, sgd, adagrad,
                         rmsprop, wd, f0, f1, f2, f3, f4, FUSE_ROSENBROCK, fvec, terms, True)
                 _rosenbrock_terms(x, n, terms)
                 _pairwise_sum(terms, 0, D - 1, n, f, acc)
