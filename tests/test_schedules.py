@@ -302,7 +302,12 @@ def test_schedule_errors_through_the_cli_exit_2_without_traceback(tmp_path):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_a_user_defined_optimizer_takes_no_schedule(tmp_path):
+def test_a_user_defined_optimizer_takes_no_schedule(tmp_path, request):
+    # Loading the config registers the user's optimizer: undone afterwards, so that later tests
+    # (`optbench list`) see the built-in registry only, whatever the order they run in.
+    known = set(OPTIMIZERS)
+    request.addfinalizer(lambda: [OPTIMIZERS.pop(name) for name in set(OPTIMIZERS) - known])
+    request.addfinalizer(lambda: sys.modules.pop("schedrules", None))
     (tmp_path / "schedrules.py").write_text(textwrap.dedent("""\
         import numpy as np
         from optbench.optimizers import Optimizer
