@@ -322,11 +322,13 @@ def _ensure_registered(chunk: Chunk) -> None:
             plugins.register_optimizer(chunk.optimizer)
 
 
-def compiled(function, objective, optimizer: str, scheduled: bool, engine: str) -> bool:
-    """Whether trials of this function entry and optimizer run in a compiled kernel under the
-    batch's ``engine`` (``numba`` or ``numpy``, see :func:`batch_engine`): the kernels cover
-    neither gradient noise, nor schedules, nor functions unbounded below."""
-    if engine == "numpy" or function.noise or objective.unbounded or scheduled:
+def compiled(function, objective, optimizer: str, options: dict, engine: str) -> bool:
+    """Whether trials of this function entry and optimizer (with these options: a chunk's, or a
+    batch's discrete ones, which hold the schedule) run in a compiled kernel under the batch's
+    ``engine`` (``numba`` or ``numpy``, see :func:`batch_engine`): the kernels cover neither
+    gradient noise, nor schedules, nor functions unbounded below."""
+    if (engine == "numpy" or function.noise or objective.unbounded
+            or options.get(SCHEDULE_KEY) is not None):
         return False
     kernels = _kernels()
     return kernels is not None and kernels.supports(function.function, function.params,
@@ -343,8 +345,8 @@ def run_chunk(chunk: Chunk, out: dict | None = None) -> ChunkResult:
     _ensure_registered(chunk)
     objective = make_objective(chunk.function)
     optimizer = OPTIMIZERS[chunk.optimizer].factory(**chunk.options)  # checks the values
-    use_kernel = compiled(chunk.function, objective, chunk.optimizer,
-                          chunk.options.get(SCHEDULE_KEY) is not None, chunk.engine)
+    use_kernel = compiled(chunk.function, objective, chunk.optimizer, chunk.options,
+                          chunk.engine)
     kernels = _kernels() if use_kernel else None
     rules = {"target_kind": chunk.target_kind, "target": chunk.target,
              "divergence_kind": chunk.divergence_kind, "divergence": chunk.divergence,
@@ -362,13 +364,18 @@ def run_chunk(chunk: Chunk, out: dict | None = None) -> ChunkResult:
             noise_keys=(chunk.offset + np.arange(chunk.trials)) % chunk.n_starts, noise=noise,
             ladder=chunk.ladder)
         if out is not None:
-            for name, values in outcomes.items():
-                if values is not None:
-                    out[name][...] = values
-            outcomes = out
+            outcomes = _copy_outcomes(outcomes, out)
     return ChunkResult(batch=chunk.batch, offset=chunk.offset, record_slot=chunk.record_slot,
                        outcomes=outcomes, points=points, gaps=gaps,
                        engine="numba" if use_kernel else "numpy", placed=out is not None)
+
+
+def _copy_outcomes(outcomes: dict, out: dict) -> dict:
+    """Per-trial outcomes copied into ``out`` (views of the run's arrays); returns ``out``."""
+    for name, values in outcomes.items():
+        if values is not None:
+            out[name][...] = values
+    return out
 
 
 def default_chunk_trials(dim: int, total_trials: int, workers: int) -> int:
@@ -539,10 +546,6 @@ def _dask(tasks, address: str):
             yield next(finished).result()
 
 
-def _scheduled(batch: Batch) -> bool:
-    return batch.static.get(SCHEDULE_KEY) is not None
-
-
 def run(config: Config, progress=None, *, workers: int | None = None,
         chunk_trials: int | None = None, dask: str | None = None,
         engine: str = "auto") -> RunOutput:
@@ -598,7 +601,7 @@ def run(config: Config, progress=None, *, workers: int | None = None,
         results, mode = _dask(tasks, dask), "dask"
     elif n_workers > 1 and n_chunks > 1 and (workers is not None or work >= PARALLEL_MIN_WORK):
         # Threads where every batch runs compiled (no GIL held), else processes for NumPy.
-        if all(compiled(b.function, b.objective, b.optimizer, _scheduled(b),
+        if all(compiled(b.function, b.objective, b.optimizer, b.static,
                         batch_engine(b, config.steps, engine)) for b in the_plan.batches):
             builders = chunk_builders(the_plan, config, chunk_trials, engine, n_workers)
             results, mode = _threads(builders, n_workers, place), "threads"
@@ -612,10 +615,7 @@ def run(config: Config, progress=None, *, workers: int | None = None,
     for result in results:
         n = len(result.outcomes["status"])
         if not result.placed:
-            out = place(result.batch, result.offset, n)
-            for name, values in result.outcomes.items():
-                if values is not None:
-                    out[name][...] = values
+            _copy_outcomes(result.outcomes, place(result.batch, result.offset, n))
         paths = trajectories[result.batch]
         slots = slice(result.record_slot, result.record_slot + len(result.gaps))
         paths.points[slots] = result.points
