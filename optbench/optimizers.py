@@ -285,14 +285,51 @@ def fma(a, b, c):
     where :math:`\otimes, \oplus` are the error-free product and sum and RO rounds to odd
     (computed from the error of the sum: an inexact result with an even significand moves one ulp
     towards the exact value). Exact unless ``a * b`` overflows or its error underflows.
+
+    In float32 (every array operand float32; see :func:`in_precision`) the product of two
+    float32 numbers is exact in binary64, so ``c + a b`` is the error-free sum
+    :math:`(s, e) = c \oplus ab`; :math:`\mathrm{RO}(s + e)` rounded to float32 is then correctly
+    rounded, since 53 >= 24 + 2 bits (the same paper, Theorem 3).
     """
+    if np.result_type(a, b, c) == np.float32:
+        return _fma_float32(a, b, c)
     a, b, c = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), np.asarray(c, dtype=np.float64)
     u_hi, u_lo = _two_product(a, b)
     t_hi, t_lo = _two_sum(c, u_hi)
-    s, e = _two_sum(t_lo, u_lo)
+    return t_hi + _round_to_odd(*_two_sum(t_lo, u_lo))
+
+
+def _round_to_odd(s, e):
+    """``s + e`` (``s = fl(s + e)``) rounded to odd: where inexact and ``s``'s significand is
+    even, the neighbour of ``s`` towards the exact sum."""
     even = (s.view(np.int64) & 1) == 0
     towards = np.nextafter(s, np.where(e > 0, np.inf, -np.inf))
-    return t_hi + np.where((e != 0) & even, towards, s)
+    return np.where((e != 0) & even, towards, s)
+
+
+def _fma_float32(a, b, c):
+    a, b, c = (np.asarray(v, dtype=np.float32).astype(np.float64) for v in (a, b, c))
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32's range: inf, as torch
+        return _round_to_odd(*_two_sum(c, a * b)).astype(np.float32)
+
+
+def in_precision(value, like):
+    """``value`` in the floating type of ``like`` (a point, a state, or a kernel's scalar).
+
+    torch casts a Python scalar to a float32 tensor's type where the two meet: a
+    hyperparameter, or a scalar torch computes in double (Adam's ``lr / (1 - beta1^t)``). The
+    update rules pass every such scalar through here, so a float32 run rounds it once, where
+    torch does; in float64 it is the value itself.
+    """
+    if np.result_type(like) == np.float32:
+        return np.asarray(value, dtype=np.float64).astype(np.float32)[()]
+    return value
+
+
+def in_double(value):
+    """A scalar state held in float32 (NAdam's ``mu_product``), read back as a double: torch's
+    ``.item()`` before it computes with it in Python."""
+    return np.asarray(value, dtype=np.float64)[()]
 
 
 def zeros_like(a):
@@ -306,6 +343,7 @@ def lerp(start, end, weight):
     .. math::  \mathrm{lerp}(s, e, w) = s + w (e - s) \text{ if } |w| < 0.5,
                \text{ else } e - (e - s)(1 - w)
     """
+    weight = in_precision(weight, start)  # torch rounds the weight to the tensor's type
     if np.ndim(weight) == 0:
         return lerp_scalar_weight(start, end, weight)
     diff = end - start
@@ -333,12 +371,13 @@ def sgd_rule(x, g, buf, step, lr, momentum, dampening, weight_decay, nesterov, m
     if maximize:
         g = -g
     if weight_decay is not None:
-        g = fma(weight_decay, x, g)
+        g = fma(in_precision(weight_decay, x), x, g)
     if buf is not None:
         # torch starts the buffer at the first gradient (b_1 = g_1), without dampening.
-        buf = g if step == 1 else fma(1 - dampening, g, buf * momentum)
-        g = fma(momentum, buf, g) if nesterov else buf
-    return fma(-lr, g, x), buf
+        buf = g if step == 1 else fma(in_precision(1 - dampening, x), g,
+                                      buf * in_precision(momentum, x))
+        g = fma(in_precision(momentum, x), buf, g) if nesterov else buf
+    return fma(in_precision(-lr, x), g, x), buf
 
 
 @register_optimizer(
@@ -406,11 +445,11 @@ def adagrad_rule(x, g, state_sum, step, lr, lr_decay, eps, weight_decay, maximiz
     if maximize:
         g = -g
     if weight_decay is not None:
-        g = fma(weight_decay, x, g)
+        g = fma(in_precision(weight_decay, x), x, g)
     clr = lr / (1 + (step - 1) * lr_decay)
     state_sum = fma(g, g, state_sum)
-    std = np.sqrt(state_sum) + eps
-    return x + (-clr) * g / std, state_sum
+    std = np.sqrt(state_sum) + in_precision(eps, x)
+    return x + in_precision(-clr, x) * g / std, state_sum
 
 
 @register_optimizer(
@@ -447,7 +486,7 @@ def adagrad(
     weight_decay = weight_decay if _any_nonzero(weight_decay) else None
 
     def init(x):
-        return AdagradState(np.zeros_like(x) + s0)
+        return AdagradState(np.zeros_like(x) + in_precision(s0, x))
 
     def update(x, grad, state, step, lr=lr):
         x, s = adagrad_rule(x, grad, state.sum, step, lr, lr_decay, eps, weight_decay, maximize)
@@ -476,10 +515,10 @@ def rmsprop_rule(
     if maximize:
         g = -g
     if weight_decay is not None:
-        g = fma(weight_decay, x, g)
+        g = fma(in_precision(weight_decay, x), x, g)
     if first_gradient and step == 1:
         alpha = 0.0  # s_1 = g_1^2 (and m_1 = g_1): the book's form
-    square_avg = fma((1 - alpha) * g, g, square_avg * alpha)
+    square_avg = fma(in_precision(1 - alpha, x) * g, g, square_avg * in_precision(alpha, x))
     if grad_avg is not None:
         grad_avg = lerp(grad_avg, g, 1 - alpha)
         if first_gradient and step == 1:
@@ -489,19 +528,19 @@ def rmsprop_rule(
         elif first_gradient:
             # Started from g_1, the variance stays exactly 0 while the gradient is constant; its
             # rounding residue must not turn into a NaN root (torch's form has no such start).
-            avg = np.sqrt(np.maximum(fma(-grad_avg, grad_avg, square_avg), 0.0))
+            avg = np.sqrt(np.maximum(fma(-grad_avg, grad_avg, square_avg), zeros_like(x)))
         else:
             avg = np.sqrt(fma(-grad_avg, grad_avg, square_avg))
     else:
         avg = np.sqrt(square_avg)
-    avg = avg + eps
+    avg = avg + in_precision(eps, x)
     if buf is None:
-        return x + (-lr) * g / avg, square_avg, grad_avg, None
-    buf = buf * momentum + g / avg
-    x_new = fma(-lr, buf, x)
+        return x + in_precision(-lr, x) * g / avg, square_avg, grad_avg, None
+    buf = buf * in_precision(momentum, x) + g / avg
+    x_new = fma(in_precision(-lr, x), buf, x)
     if mixed_momentum is not None:
         # torch divides after scaling by lr when momentum == 0: keep that rounding there.
-        x_new = np.where(mixed_momentum, x + (-lr) * g / avg, x_new)
+        x_new = np.where(mixed_momentum, x + in_precision(-lr, x) * g / avg, x_new)
     return x_new, square_avg, grad_avg, buf
 
 
@@ -587,12 +626,12 @@ def adam_rule(
         g = -g
     if weight_decay is not None:
         if decoupled_weight_decay:
-            x = x * (1 - lr * weight_decay)
+            x = x * in_precision(1 - lr * weight_decay, x)
         else:
-            g = fma(weight_decay, x, g)
+            g = fma(in_precision(weight_decay, x), x, g)
     b1, b2 = (0.0, 0.0) if first_gradient and step == 1 else (beta1, beta2)
     exp_avg = lerp(exp_avg, g, 1 - b1)
-    exp_avg_sq = fma((1 - b2) * g, g, exp_avg_sq * b2)
+    exp_avg_sq = fma(in_precision(1 - b2, x) * g, g, exp_avg_sq * in_precision(b2, x))
     if max_exp_avg_sq is not None:
         max_exp_avg_sq = np.maximum(max_exp_avg_sq, exp_avg_sq)
         second = max_exp_avg_sq
@@ -600,11 +639,12 @@ def adam_rule(
         second = exp_avg_sq
     if bias_correction:
         step_size = lr / (1 - beta1**step)
-        denom = np.sqrt(second) / (1 - beta2**step) ** 0.5 + eps
+        denom = np.sqrt(second) / in_precision((1 - beta2**step) ** 0.5, x) + in_precision(eps, x)
     else:
         step_size = lr
-        denom = np.sqrt(second) + eps
-    return x + (-step_size) * exp_avg / denom, exp_avg, exp_avg_sq, max_exp_avg_sq
+        denom = np.sqrt(second) + in_precision(eps, x)
+    return (x + in_precision(-step_size, x) * exp_avg / denom, exp_avg, exp_avg_sq,
+            max_exp_avg_sq)
 
 
 @register_optimizer(
@@ -737,11 +777,11 @@ def adamax_rule(x, g, exp_avg, exp_inf, step, lr, beta1, beta2, eps, weight_deca
     if maximize:
         g = -g
     if weight_decay is not None:
-        g = fma(weight_decay, x, g)
+        g = fma(in_precision(weight_decay, x), x, g)
     exp_avg = lerp(exp_avg, g, 1 - beta1)
-    exp_inf = np.maximum(exp_inf * beta2, np.abs(g) + eps)
+    exp_inf = np.maximum(exp_inf * in_precision(beta2, x), np.abs(g) + in_precision(eps, x))
     clr = lr / (1 - beta1**step)
-    return x + (-clr) * exp_avg / exp_inf, exp_avg, exp_inf
+    return x + in_precision(-clr, x) * exp_avg / exp_inf, exp_avg, exp_inf
 
 
 @register_optimizer(
@@ -809,19 +849,21 @@ def nadam_rule(
     bias_correction2 = 1 - beta2**step
     if weight_decay is not None:
         if decoupled_weight_decay:
-            x = x * (1 - lr * weight_decay)
+            x = x * in_precision(1 - lr * weight_decay, x)
         else:
-            g = fma(weight_decay, x, g)
+            g = fma(in_precision(weight_decay, x), x, g)
     mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
     mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
-    mu_product = mu_product * mu
+    # torch keeps mu_product in its default dtype (float32 for a float32 run: a product of
+    # float32s) and reads it back as a double.
+    mu_product = in_precision(mu_product, x) * in_precision(mu, x)
     exp_avg = lerp(exp_avg, g, 1 - beta1)
-    exp_avg_sq = fma((1 - beta2) * g, g, exp_avg_sq * beta2)
-    denom = np.sqrt(exp_avg_sq / bias_correction2) + eps
-    mu_product_next = mu_product * mu_next
+    exp_avg_sq = fma(in_precision(1 - beta2, x) * g, g, exp_avg_sq * in_precision(beta2, x))
+    denom = np.sqrt(exp_avg_sq / in_precision(bias_correction2, x)) + in_precision(eps, x)
+    mu_product_next = in_double(mu_product) * mu_next
     # Two separate additions, as torch does them (not one fused step).
-    x = x + (-lr * (1.0 - mu) / (1.0 - mu_product)) * g / denom
-    x = x + ((-lr * mu_next) / (1.0 - mu_product_next)) * exp_avg / denom
+    x = x + in_precision(-lr * (1.0 - mu) / (1.0 - in_double(mu_product)), x) * g / denom
+    x = x + in_precision((-lr * mu_next) / (1.0 - mu_product_next), x) * exp_avg / denom
     return x, exp_avg, exp_avg_sq, mu_product
 
 
@@ -895,17 +937,17 @@ def radam_rule(
         g = -g
     if weight_decay is not None:
         if decoupled_weight_decay:
-            x = x * (1 - lr * weight_decay)
+            x = x * in_precision(1 - lr * weight_decay, x)
         else:
-            g = fma(weight_decay, x, g)
+            g = fma(in_precision(weight_decay, x), x, g)
     exp_avg = lerp(exp_avg, g, 1 - beta1)
-    exp_avg_sq = fma((1 - beta2) * g, g, exp_avg_sq * beta2)
+    exp_avg_sq = fma(in_precision(1 - beta2, x) * g, g, exp_avg_sq * in_precision(beta2, x))
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
-    bias_corrected_exp_avg = exp_avg / bias_correction1
+    bias_corrected_exp_avg = exp_avg / in_precision(bias_correction1, x)
     rho_inf = 2 / (1 - beta2) - 1
     rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
-    plain = x - bias_corrected_exp_avg * lr
+    plain = x - bias_corrected_exp_avg * in_precision(lr, x)
     if np.ndim(rho_t) == 0 and not rho_t > 5.0:
         return plain, exp_avg, exp_avg_sq
     # The rectified step; where rho_t <= 5 (only with per-trial beta2) it is discarded below,
@@ -913,9 +955,11 @@ def radam_rule(
     radicand = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
     if np.ndim(rho_t) != 0:
         radicand = np.where(rho_t > 5.0, radicand, 1.0)
-    rect = radicand ** 0.5
-    adaptive_lr = bias_correction2**0.5 / (np.sqrt(exp_avg_sq) + eps)
-    rectified = x - bias_corrected_exp_avg * lr * adaptive_lr * rect
+    rect = in_precision(radicand ** 0.5, x)
+    # torch computes scalar / tensor as tensor.reciprocal() * scalar: two roundings.
+    adaptive_lr = np.reciprocal(np.sqrt(exp_avg_sq) + in_precision(eps, x)) * in_precision(
+        bias_correction2**0.5, x)
+    rectified = x - bias_corrected_exp_avg * in_precision(lr, x) * adaptive_lr * rect
     if np.ndim(rho_t) == 0:
         return rectified, exp_avg, exp_avg_sq
     return np.where(rho_t > 5.0, rectified, plain), exp_avg, exp_avg_sq
@@ -988,12 +1032,13 @@ def adadelta_rule(x, g, square_avg, acc_delta, lr, rho, eps, weight_decay, maxim
     if maximize:
         g = -g
     if weight_decay is not None:
-        g = fma(weight_decay, x, g)
-    square_avg = fma((1 - rho) * g, g, square_avg * rho)
+        g = fma(in_precision(weight_decay, x), x, g)
+    one_minus_rho, rho, eps = (in_precision(v, x) for v in (1 - rho, rho, eps))
+    square_avg = fma(one_minus_rho * g, g, square_avg * rho)
     std = np.sqrt(square_avg + eps)
     delta = np.sqrt(acc_delta + eps) / std * g
-    acc_delta = fma((1 - rho) * delta, delta, acc_delta * rho)
-    return fma(-lr, delta, x), square_avg, acc_delta
+    acc_delta = fma(one_minus_rho * delta, delta, acc_delta * rho)
+    return fma(in_precision(-lr, x), delta, x), square_avg, acc_delta
 
 
 @register_optimizer(
@@ -1052,10 +1097,12 @@ def rprop_rule(x, g, prev, step_size, etaminus, etaplus, step_size_min, step_siz
     r"""One Rprop step; see :func:`rprop`. Returns ``(x, prev, step_size)``."""
     if maximize:
         g = -g
+    etaminus, etaplus, step_size_min, step_size_max = (
+        in_precision(v, x) for v in (etaminus, etaplus, step_size_min, step_size_max))
     sign = np.sign(g * prev)
     # torch overwrites the sign in place: > 0 -> eta+, then < 0 -> eta-, then == 0 -> 1 (NaN stays).
     factor = np.where(
-        sign > 0, etaplus, np.where(sign < 0, etaminus, np.where(sign == 0, 1.0, sign))
+        sign > 0, etaplus, np.where(sign < 0, etaminus, np.where(sign == 0, 1, sign))
     )
     step_size = np.minimum(np.maximum(step_size * factor, step_size_min), step_size_max)
     g = np.where(factor == etaminus, 0.0, g)
@@ -1109,7 +1156,7 @@ def rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0), maximize=False):
 
     def update(x, grad, state, step, lr=lr):
         # torch fills the step sizes with the learning rate of the first step.
-        step_size = np.zeros_like(x) + lr if step == 1 else state.step_size
+        step_size = np.zeros_like(x) + in_precision(lr, x) if step == 1 else state.step_size
         x, prev, step_size = rprop_rule(
             x, grad, state.prev, step_size, etaminus, etaplus, step_size_min, step_size_max,
             maximize,
@@ -1134,15 +1181,17 @@ def asgd_rule(x, g, ax, eta, mu, step, lr, lambd, alpha, t0, weight_decay, maxim
     if maximize:
         g = -g
     if weight_decay is not None:
-        g = fma(weight_decay, x, g)
-    x = x * (1 - lambd * eta)
+        g = fma(in_precision(weight_decay, x), x, g)
+    # torch keeps eta and mu in its default dtype (float32 for a float32 run).
+    eta = in_precision(eta, x)
+    x = x * in_precision(1 - lambd * in_double(eta), x)
     x = fma(-eta, g, x)
     if np.ndim(mu) == 0:
         ax = ax + (x - ax) * mu if mu != 1 else x
     else:
         ax = np.where(mu != 1, ax + (x - ax) * mu, x)
-    eta = lr / ((1 + lambd * lr * step) ** alpha)
-    mu = 1 / np.maximum(1, step - t0)
+    eta = in_precision(lr / ((1 + lambd * lr * step) ** alpha), x)
+    mu = in_precision(1 / np.maximum(1, step - t0), x)
     return x, ax, eta, mu
 
 
@@ -1206,10 +1255,11 @@ def lion_rule(x, g, exp_avg, lr, beta1, beta2, weight_decay, maximize):
     r"""One Lion step; see :func:`lion`. Returns ``(x, exp_avg)``."""
     if maximize:
         g = -g
-    update = np.sign(beta1 * exp_avg + (1 - beta1) * g)
+    b1, c1, b2, c2, lr = (in_precision(v, x) for v in (beta1, 1 - beta1, beta2, 1 - beta2, lr))
+    update = np.sign(b1 * exp_avg + c1 * g)
     if weight_decay is not None:
-        update = update + weight_decay * x
-    return x - lr * update, beta2 * exp_avg + (1 - beta2) * g
+        update = update + in_precision(weight_decay, x) * x
+    return x - lr * update, b2 * exp_avg + c2 * g
 
 
 @register_optimizer(
@@ -1262,7 +1312,7 @@ def sign_descent_rule(x, g, lr, maximize):
     r"""One sign-descent step; see :func:`sign_descent`. Returns ``x``."""
     if maximize:
         g = -g
-    return x - lr * np.sign(g)
+    return x - in_precision(lr, x) * np.sign(g)
 
 
 @register_optimizer(

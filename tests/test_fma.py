@@ -58,3 +58,40 @@ def test_lerp_is_torch_formula_with_one_rounding(weight):
     assert np.array_equal(lerp(start, end, weight), expected)
     per_trial = np.full((1000, 1), weight)
     assert np.array_equal(lerp(start[:, None], end[:, None], per_trial)[:, 0], expected)
+
+
+def round_to_float32(value: Fraction) -> np.float32:
+    """``value`` rounded once to the nearest float32 (ties to even), from exact arithmetic."""
+    guess = np.float32(float(value))  # may be off by one ulp: rounded twice
+    candidates = [np.nextafter(guess, np.float32(-np.inf)), guess,
+                  np.nextafter(guess, np.float32(np.inf))]
+    distances = [abs(Fraction(float(c)) - value) for c in candidates]
+    best = min(distances)
+    ties = [c for c, d in zip(candidates, distances) if d == best]
+    return min(ties, key=lambda c: int(np.array(c).view(np.int32)) & 1)
+
+
+def test_float32_fma_is_correctly_rounded_in_float32():
+    rng = np.random.default_rng(5)
+    n = 20_000
+    a = (rng.normal(size=n) * 10.0 ** rng.integers(-8, 8, n)).astype(np.float32)
+    b = (rng.normal(size=n) * 10.0 ** rng.integers(-8, 8, n)).astype(np.float32)
+    near = (-(a.astype(np.float64) * b) * (1 + rng.normal(size=n) * 1e-6)).astype(np.float32)
+    c = np.where(rng.random(n) < 0.5, near,
+                 (rng.normal(size=n) * 10.0 ** rng.integers(-8, 8, n)).astype(np.float32))
+    got = fma(a, b, c)
+    assert got.dtype == np.float32
+    want = np.array([round_to_float32(Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z)))
+                     for x, y, z in zip(a, b, c)], dtype=np.float32)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_float32_fma_does_not_round_twice():
+    """a b + c = 1 + 2^-24 + 2^-70, just above the midpoint between 1 and 1 + 2^-23: binary64
+    rounds it onto the midpoint, and float32 then to even (1.0); rounded once it is 1 + 2^-23."""
+    a = np.float32(-(2.0**-24) * (1 + 2.0**-23))
+    b = np.float32(1 - 2.0**-23)
+    c = np.float32(1 + 2.0**-23)
+    twice = np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+    assert twice == np.float32(1.0)
+    assert fma(np.array([a]), np.array([b]), np.array([c]))[0] == c
