@@ -3,9 +3,10 @@ r"""Reference trajectories from ``torch.optim`` for optbench's parity tests.
 For every row of :data:`CASES` (an optimizer, one of its options, torch's class and the
 hyperparameters) and every function of :data:`FUNCTIONS`, this script runs ``torch.optim``
 (``foreach=False``: the single-tensor CPU path, in float64) for :data:`STEPS` steps from the
-function's start point and saves the ``STEPS + 1`` points of the trajectory.
-``tests/test_torch_parity.py`` checks optbench against these points at ``rtol = 1e-12``, and
-against a live torch when one is installed.
+function's start point and saves the ``STEPS + 1`` points of the trajectory, and the path of a
+float32 run of :data:`STEPS_FLOAT32` steps (see "Float32" below).
+``tests/test_torch_parity.py`` checks optbench against these points at ``rtol = 1e-12`` (float64),
+and against a live torch when one is installed.
 
 Gradients. On the paraboloids torch's autograd differentiates the same formula as optbench's
 value, ``sum(a * x * x) + c``, and gives optbench's gradient ``2 a x`` to the last bit. On
@@ -24,11 +25,35 @@ steps; where a path spirals into the minimum, a coordinate passing near zero is 
 its size over the surrounding steps (see ``tests/test_torch_parity.py``), and the table's
 hyperparameters keep every path's error below ``1e-12`` on that measure.
 
+Float32. Each case is also run in single precision for :data:`STEPS_FLOAT32` steps
+(:func:`torch_trajectory` with ``precision="float32"``): torch's default dtype is float32 during
+the run (so its scalar state, NAdam's ``mu_product`` and ASGD's ``eta`` and ``mu``, is float32
+too), the parameter is float32, and the gradient is computed in float64 at the float32 point
+(converted exactly) and rounded to float32, ``gradient(x.double()).float()``: the gradient
+optbench gives a float32 optimizer. optbench's float32 rules round every Python-double scalar
+(a hyperparameter, or a scalar torch computes in double, like ``lr / (1 - beta1^t)``) to float32
+where torch casts it to the tensor's type, and so reproduce torch's operations one for one.
+
+The paths of the rules without a square root (SGD, Adamax, Rprop, ASGD, every case and schedule)
+are bit-identical to torch's, over 1000 steps as over 100. The others cannot be: torch's
+vectorized float32 ``sqrt`` on the CPU is not correctly rounded, and NumPy's is. For example
+torch gives ``0.06451047211885452`` for the square root of the float32 number
+``0.004161600489169359``, where the correctly rounded float32 is ``0.06451046466827393`` (one
+ulp below). The paths part in the last bit after a few steps and then drift: over the first 100
+steps every case stays within ``3e-6`` relative (measured as the parity test measures, against
+each coordinate's local size), but beyond ~300 steps some spiralling paths drift apart
+chaotically (up to a relative difference of 2.5 by step 1000). Hence 100 float32 steps, which
+the parity test checks bit for bit for the rules without a square root and to ``1e-5`` for the
+others.
+
 Output: one compressed ``.npz`` per optimizer, ``tests/fixtures/torch/<optimizer>.npz``, with
 
-* ``meta``: a JSON string: torch's version, the step count, the functions (optbench name,
-  parameters, start point) and the cases (function, variant, torch class, hyperparameters);
-* ``points__<function>__<variant>``: the trajectory, shape ``(STEPS + 1, 2)``, float64.
+* ``meta``: a JSON string: torch's version, the step counts (``steps``, ``float32_steps``), the
+  functions (optbench name, parameters, start point) and the cases (function, variant, torch
+  class, hyperparameters);
+* ``points__<function>__<variant>``: the trajectory, shape ``(STEPS + 1, 2)``, float64;
+* ``float32__<function>__<variant>``: the float32 trajectory, shape ``(STEPS_FLOAT32 + 1, 2)``,
+  float32.
 
 Adding an optimizer: append rows to :data:`CASES` (its optbench name, torch's class, the
 options to cover and a learning rate per function that gives a finite, non-trivial path), then
@@ -63,6 +88,11 @@ from pathlib import Path
 import numpy as np
 
 STEPS = 1000
+#: Steps of the float32 paths: torch's float32 sqrt is not correctly rounded, so the paths of the
+#: rules with a square root drift from optbench's after a few hundred steps (see above).
+STEPS_FLOAT32 = 100
+#: The precisions :func:`torch_trajectory` runs in.
+PRECISIONS = ("float64", "float32")
 FIXTURE_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "torch"
 
 
@@ -309,28 +339,37 @@ def torch_gradient(function: Function):
 
 
 def torch_trajectory(torch_class: str, hyperparameters: dict, function: Function,
-                     steps: int = STEPS) -> np.ndarray:
-    """Run ``torch.optim.<torch_class>`` on one function; return the ``(steps + 1, D)`` points."""
+                     steps: int = STEPS, precision: str = "float64") -> np.ndarray:
+    """Run ``torch.optim.<torch_class>`` on one function; return the ``(steps + 1, D)`` points.
+
+    ``precision="float64"``: the parameter, the gradient and torch's default dtype are float64.
+    ``precision="float32"``: the parameter and torch's default dtype are float32, the gradient is
+    computed in float64 at the float32 point and rounded to float32; the points are float32.
+    """
     import torch
 
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    dtype = getattr(torch, precision)
     hypers, schedule, schedule_parameters = split_schedule(hyperparameters)
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in hypers.items()}
     gradient = torch_gradient(function)
     # torch keeps scalar state (NAdam's mu_product, ASGD's eta and mu) in its default dtype:
-    # float64 throughout, as optbench computes.
+    # the run's precision throughout, as optbench computes.
     default_dtype = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
+    torch.set_default_dtype(dtype)
     try:
-        x = torch.tensor(function.start, dtype=torch.float64)
+        x = torch.tensor(function.start, dtype=dtype)
         opt = getattr(torch.optim, torch_class)([x], foreach=False, **kwargs)
         scheduler = None
         if schedule is not None:
             scheduler = getattr(torch.optim.lr_scheduler, TORCH_SCHEDULERS[schedule])(
                 opt, **schedule_parameters)
-        points = np.empty((steps + 1, len(function.start)))
+        points = np.empty((steps + 1, len(function.start)), dtype=precision)
         points[0] = x.numpy()
         for k in range(1, steps + 1):
-            x.grad = gradient(x)
+            # float64: x itself; float32: the float64 gradient at the float32 point, rounded.
+            x.grad = gradient(x.detach().double()).to(dtype)
             opt.step()
             if scheduler is not None:
                 scheduler.step()
@@ -348,6 +387,11 @@ def point_key(function: str, variant: str) -> str:
     return f"points__{function}__{variant}"
 
 
+def float32_key(function: str, variant: str) -> str:
+    """The key of a case's float32 path (:data:`STEPS_FLOAT32` steps)."""
+    return f"float32__{function}__{variant}"
+
+
 def make_fixture(optimizer: str) -> dict[str, np.ndarray]:
     """Every case of one optimizer on every function: the arrays of its ``.npz``."""
     import torch
@@ -357,6 +401,7 @@ def make_fixture(optimizer: str) -> dict[str, np.ndarray]:
     meta = {
         "torch_version": torch.__version__,
         "steps": STEPS,
+        "float32_steps": STEPS_FLOAT32,
         "functions": {name: {"optbench": f.optbench, "params": f.params, "start": list(f.start)}
                       for name, f in FUNCTIONS.items()},
         "cases": [],
@@ -369,6 +414,12 @@ def make_fixture(optimizer: str) -> dict[str, np.ndarray]:
                 raise SystemExit(f"{optimizer}/{case.variant} on {fname}: the path is not finite; "
                                  "choose other hyperparameters")
             arrays[point_key(fname, case.variant)] = points
+            points32 = torch_trajectory(case.torch_class, hypers, function, STEPS_FLOAT32,
+                                        precision="float32")
+            if not np.all(np.isfinite(points32)):
+                raise SystemExit(f"{optimizer}/{case.variant} on {fname}: the float32 path is "
+                                 "not finite; choose other hyperparameters")
+            arrays[float32_key(fname, case.variant)] = points32
             meta["cases"].append({"function": fname, "variant": case.variant,
                                   "torch_class": case.torch_class, "hyperparameters": hypers})
     arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))

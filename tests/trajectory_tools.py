@@ -9,18 +9,23 @@ from numpy.lib.stride_tricks import sliding_window_view
 ENVELOPE_WINDOW = 10
 
 
-def run_path(objective, optimizer, x0, steps: int) -> np.ndarray:
+def run_path(objective, optimizer, x0, steps: int, dtype=np.float64) -> np.ndarray:
     """Apply ``steps`` updates from ``x0 (T, D)``; return every point, shape ``(T, steps + 1, D)``.
 
     The same loop as the runner's, without its bookkeeping: step ``k`` applies the ``k``-th update
-    at the gradient of ``x_{k-1}``.
+    at the gradient of ``x_{k-1}``. The points are in ``dtype``; the gradient is computed in
+    float64 at the point (converted exactly) and rounded to ``dtype``, as optbench does. Every
+    point the optimizer returns must keep ``dtype``: an optimizer that widens a float32 point to
+    float64 fails here.
     """
-    x = np.array(x0, dtype=np.float64)
+    dtype = np.dtype(dtype)
+    x = np.array(x0, dtype=dtype)
     state = optimizer.init(x)
     points = [x]
     for k in range(1, steps + 1):
-        _, grad = objective.value_and_grad(x)
-        x, state = optimizer.update(x, grad, state, k)
+        _, grad = objective.value_and_grad(x.astype(np.float64, copy=False))
+        x, state = optimizer.update(x, grad.astype(dtype, copy=False), state, k)
+        assert x.dtype == dtype, f"step {k}: the optimizer returned {x.dtype} points, not {dtype}"
         points.append(x)
     return np.stack(points, axis=1)
 
