@@ -208,7 +208,9 @@ def run(config_path: Path, out_dir: Path, seed: int | None, quiet: bool, plots: 
     out = _stdout()
     out.print(
         f"[bold]{config.name}[/]: {results.meta['trials']} trials in {len(results.groups)} groups, "
-        f"{config.steps} steps each, {results.meta['seconds']:.2f} s"
+        f"{config.steps} steps each"
+        + (f" in {config.precision}" if config.precision != "float64" else "")
+        + f", {results.meta['seconds']:.2f} s"
     )
     for table in run_tables(results, width=out.width):
         out.print()

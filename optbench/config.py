@@ -38,6 +38,13 @@ from .functions import FUNCTIONS
 from .optimizers import OPTIMIZERS, SCHEDULE_KEY, Hyperparameter
 from .schedules import SCHEDULES
 
+#: The floating-point precision of a run's arithmetic (``precision:``).
+Precision = Literal["float64", "float32"]
+PRECISION_HELP = (
+    "arithmetic of the points and the optimizer's state and update: float64, or float32 as torch "
+    "computes with float32 parameters (each scalar rounded to float32 where it meets a tensor); "
+    "gradients are computed in float64 and rounded, values and gaps are measured in float64")
+
 
 class ConfigError(ValueError):
     """A config that cannot be run; the message is one line, ready for the user."""
@@ -338,6 +345,7 @@ class Config(_Frozen):
     description: str = ""
     seed: int = 0
     steps: int = Field(default=1000, ge=1, le=2**31 - 1, description="step budget of every trial")
+    precision: Precision = "float64"
     target: Target = Target()
     divergence: Divergence = Divergence()
     record: int = Field(default=4, ge=0, description="trajectories recorded per group")
@@ -355,6 +363,8 @@ class Config(_Frozen):
         for entry in data["functions"]:
             if not entry.get("noise"):
                 entry.pop("noise", None)
+        if data.get("precision") == "float64":
+            data.pop("precision")  # the default: configs keep the hash they had before it
         return data
 
     def hash(self) -> str:
@@ -437,6 +447,7 @@ def _raw_config_model():
         seed=(int, Field(0, strict=True, description="seed of every random choice; --seed overrides it")),
         steps=(int, Field(1000, ge=1, le=2**31 - 1, strict=True,
                           description="step budget of every trial")),
+        precision=(Precision, Field("float64", description=PRECISION_HELP)),
         target=(Target, Target()),
         divergence=(Divergence, Divergence()),
         record=(int, Field(4, ge=0, strict=True,
@@ -871,6 +882,7 @@ def _normalise(raw, data, source, lines, default_name, seed) -> Config:
         description=raw.description,
         seed=raw.seed if seed is None else seed,
         steps=raw.steps,
+        precision=raw.precision,
         target=raw.target,
         divergence=raw.divergence,
         record=raw.record,

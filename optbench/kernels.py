@@ -29,6 +29,7 @@ import inspect
 import os
 from pathlib import Path
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import literally, njit
@@ -81,40 +82,66 @@ _JIT = {"nogil": True, "error_model": "numpy"}
 # fma and lerp in compiled code
 
 
-@intrinsic
-def _hardware_fma(typingctx, a, b, c):
-    """``llvm.fma.f64``: ``a * b + c`` rounded once, in one instruction where the CPU has it."""
-    sig = types.float64(types.float64, types.float64, types.float64)
+def _llvm_fma(numba_type, llvm_type):
+    @intrinsic
+    def hardware_fma(typingctx, a, b, c):
+        """``llvm.fma``: ``a * b + c`` rounded once, in one instruction where the CPU has it."""
+        sig = numba_type(numba_type, numba_type, numba_type)
 
-    def codegen(context, builder, signature, args):
-        d = ir.DoubleType()
-        fn = builder.module.declare_intrinsic("llvm.fma", [d], ir.FunctionType(d, [d, d, d]))
-        return builder.call(fn, args)
+        def codegen(context, builder, signature, args):
+            t = llvm_type
+            fn = builder.module.declare_intrinsic("llvm.fma", [t], ir.FunctionType(t, [t, t, t]))
+            return builder.call(fn, args)
 
-    return sig, codegen
+        return sig, codegen
+
+    return hardware_fma
+
+
+_hardware_fma = _llvm_fma(types.float64, ir.DoubleType())
+_hardware_fma32 = _llvm_fma(types.float32, ir.FloatType())
+
+
+def _is_float32(*values) -> bool:
+    return all(isinstance(v, types.Float) and v.bitwidth == 32 for v in values)
 
 
 @overload(_opt.fma, inline="always")
 def _fma_compiled(a, b, c):
+    # As the NumPy path: float32 where every operand is (the rules round their scalars first).
+    if _is_float32(a, b, c):
+        return lambda a, b, c: _hardware_fma32(a, b, c)
+
     def impl(a, b, c):
         return _hardware_fma(float(a), float(b), float(c))
 
     return impl
 
 
-_lerp_scalar_weight = njit(inline="always", error_model="numpy")(_opt.lerp_scalar_weight)
+@overload(_opt.in_precision, inline="always")
+def _in_precision_compiled(value, like):
+    if _is_float32(like):
+        return lambda value, like: np.float32(value)
+    return lambda value, like: value
 
 
 @overload(_opt.lerp, inline="always")
 def _lerp_compiled(start, end, weight):
+    # lerp_scalar_weight, with 1 - w in the weight's type (numba widens 1 - float32 to float64).
     def impl(start, end, weight):
-        return _lerp_scalar_weight(start, end, weight)
+        w = _opt.in_precision(weight, start)
+        diff = end - start
+        if abs(w) < 0.5:
+            return _opt.fma(w, diff, start)
+        return _opt.fma(-diff, _opt.in_precision(1.0, w) - w, end)
 
     return impl
 
 
 @overload(_opt.zeros_like, inline="always")
 def _zeros_like_compiled(a):
+    if _is_float32(a):
+        return lambda a: np.float32(0.0)
     return lambda a: 0.0
 
 
@@ -311,7 +338,8 @@ def _gradient(x_in, d, i, fused, a):
     """The gradient at ``x_in``, coordinate ``d``, recomputed from the points (which costs less
     than storing and loading it), with functions.py's arithmetic.
 
-    Paraboloid: ``2 a x``. Rosenbrock: ``-400 x_d v_d - 2 (1 - x_d)`` for ``d < D - 1``, else 0,
+    Computed in float64 and rounded to the points' type, as the NumPy path rounds the
+    gradient of a float32 run. Paraboloid: ``2 a x``. Rosenbrock: ``-400 x_d v_d - 2 (1 - x_d)`` for ``d < D - 1``, else 0,
     plus ``200 v_{d-1}`` for ``d > 0``, where ``v_d = x_{d+1} - x_d^2``; the neighbours' indices
     are clamped so that every load is in bounds and the edges are selected, not branched on.
     """
@@ -326,16 +354,18 @@ def _gradient_compiled(x_in, d, i, fused, a):
         return None
     kind = fused.literal_value
     if kind == FUSE_PARABOLOID:
-        return lambda x_in, d, i, fused, a: (2.0 * a) * x_in[d, i]
+        return lambda x_in, d, i, fused, a: _opt.in_precision((2.0 * a) * np.float64(x_in[d, i]),
+                                                              x_in[d, i])
     if kind == FUSE_ROSENBROCK:
         def rosenbrock(x_in, d, i, fused, a):
             last = x_in.shape[0] - 1
-            head = x_in[d, i]
-            ahead = x_in[min(d + 1, last), i]
-            behind = x_in[max(d - 1, 0), i]
+            head = np.float64(x_in[d, i])  # float64 arithmetic from float32 points too
+            ahead = np.float64(x_in[min(d + 1, last), i])
+            behind = np.float64(x_in[max(d - 1, 0), i])
             valley = ahead - head * head
             own = -400.0 * head * valley - 2.0 * (1.0 - head) if d < last else 0.0
-            return own + 200.0 * (head - behind * behind) if d > 0 else own
+            return _opt.in_precision(own + 200.0 * (head - behind * behind) if d > 0 else own,
+                                     x_in[d, i])
         return rosenbrock
     return None
 
@@ -366,8 +396,8 @@ def _rosenbrock_terms(x, n, terms):
     """``terms[d] = 100 (x_{d+1} - x_d^2)^2 + (1 - x_d)^2``, as functions.py."""
     for d in range(x.shape[0] - 1):
         for i in range(n):
-            head = x[d, i]
-            valley = x[d + 1, i] - head * head
+            head = np.float64(x[d, i])  # float64 arithmetic from float32 points too
+            valley = np.float64(x[d + 1, i]) - head * head
             off = 1.0 - head
             terms[d, i] = 100.0 * valley * valley + off * off
 
@@ -611,8 +641,8 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     fused = FUSE_PARABOLOID if fn == PARABOLOID else FUSE_ROSENBROCK
     by_coordinate = D >= 8  # NumPy sums 8 terms or more pairwise: keep them, then sum
     n_terms = D if fn == PARABOLOID else D - 1
-    x = np.empty((D, B))
-    x_in = np.empty((D, B))
+    x = np.empty((D, B), dtype=x0.dtype)  # float64, or float32 (the run's precision)
+    x_in = np.empty((D, B), dtype=x0.dtype)
     terms = np.empty((max(n_terms, D), B))
     acc = np.empty((8, B))
     f = np.empty(B)
@@ -628,7 +658,7 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     died_at = np.empty(B, dtype=np.int32)
     least = np.empty(B)
     last_gap = np.empty(B)  # the gap where a diverged trial is frozen
-    frozen = np.empty((D, B))  # and the point
+    frozen = np.empty((D, B), dtype=x0.dtype)  # and the point
     rung = np.empty(B, dtype=np.int64)  # rungs of the ladder reached: a prefix of it
     next_rung = np.empty(B)  # the target of the next rung (-inf once all are reached)
     climbers = np.empty(B, dtype=np.int64)
@@ -831,9 +861,10 @@ _ENTRY_POINTS: dict = {}
 
 
 _BY_DISTANCE = list(inspect.signature(run_chunk.py_func).parameters).index("by_distance")
+_X0 = list(inspect.signature(run_chunk.py_func).parameters).index("x0")
 
 
-def _compiled(tables, wd, states, flags, ladder_hits, by_distance):
+def _compiled(tables, wd, states, flags, ladder_hits, by_distance, dtype):
     """The compiled :func:`run_chunk` for this combination of options, called directly.
 
     Calling the dispatcher with literal-typed options re-runs numba's type inference on every
@@ -841,7 +872,8 @@ def _compiled(tables, wd, states, flags, ladder_hits, by_distance):
     specialization's entry point, looked up once per process, skips that.
     """
     nones = tuple(v is None for v in (*tables, wd, *states)) + (ladder_hits is None,)
-    key = (nones, tuple(flags), by_distance)
+    numba_dtype = numba.from_dtype(dtype)
+    key = (nones, tuple(flags), by_distance, dtype)
     entry = _ENTRY_POINTS.get(key)
     if entry is not None:
         return entry
@@ -854,7 +886,8 @@ def _compiled(tables, wd, states, flags, ladder_hits, by_distance):
             if (tuple(isinstance(t, types.NoneType) for t in sig[:first_flag]) == nones[:-1]
                     and isinstance(sig[-1], types.NoneType) == nones[-1]
                     and all(getattr(t, "literal_value", None) is f for t, f in zip(literal, flags))
-                    and getattr(sig[_BY_DISTANCE], "literal_value", None) is by_distance):
+                    and getattr(sig[_BY_DISTANCE], "literal_value", None) is by_distance
+                    and sig[_X0].dtype == numba_dtype):
                 _ENTRY_POINTS[key] = compiled.entry_point
                 break
 
@@ -865,7 +898,8 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
                x0: np.ndarray, group_ids: np.ndarray, steps: int, *, target_kind: str,
                target: float, divergence_kind: str, divergence: float,
                record_rows: np.ndarray, ladder: np.ndarray | None = None,
-               out: dict | None = None) -> tuple[dict, np.ndarray, np.ndarray]:
+               out: dict | None = None, precision: str = "float64",
+               ) -> tuple[dict, np.ndarray, np.ndarray]:
     """The compiled counterpart of the loop of :func:`optbench.runner.run_trials`.
 
     ``options`` holds the optimizer's arguments for these rows, as ``Batch.take`` gives them
@@ -874,7 +908,8 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     ``settled``, ``diverged_at``, ``final_gap``, ``best_gap``, ``final_distance``, and
     ``ladder_hits (T, L)`` when a descending ``ladder`` of targets is given, else None) and the
     recorded ``points``, ``gaps``. ``out`` may give the arrays to fill (the run's own, so that
-    outcomes are written once, in place).
+    outcomes are written once, in place). ``precision`` (``float64`` or ``float32``) is the type
+    of the points and states, as the NumPy loop's.
     """
     spec = _opt.OPTIMIZERS[optimizer]
     code, fvec, fscalar = function_code(function, params)
@@ -885,9 +920,10 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     wd = wd if np.any(wd != 0) else None
     flags = {name: _flag(name, options, spec) for name in FLAGS[optimizer]}
     B = block_size(D)
+    dtype = np.dtype(precision)
 
     def buffer(wanted=True):
-        return np.zeros((D, B)) if wanted else None
+        return np.zeros((D, B), dtype=dtype) if wanted else None
 
     if optimizer == "sgd":
         has_buf = bool(np.any(table[:, 1] != 0))
@@ -918,8 +954,8 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     gaps = np.full((len(record_rows), steps + 1), np.nan)
     if T:
         by_distance = target_kind == "distance"
-        _compiled(tables, wd, states, flag_values, out["ladder_hits"], by_distance)(
-            *tables, wd, *states, *flag_values, np.ascontiguousarray(x0, dtype=np.float64),
+        _compiled(tables, wd, states, flag_values, out["ladder_hits"], by_distance, dtype)(
+            *tables, wd, *states, *flag_values, np.ascontiguousarray(x0, dtype=dtype),
             row_setting, code, fvec if code == PARABOLOID else np.zeros(D), fscalar,
             0.0 if code == PARABOLOID else float(objective.f_star),
             np.ascontiguousarray(objective.minimizers, dtype=np.float64), int(steps),

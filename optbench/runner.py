@@ -133,7 +133,7 @@ def run_trials(
     objective, optimizer, x0: np.ndarray, steps: int, *, target_kind: str, target: float,
     divergence_kind: str, divergence: float, record_rows: np.ndarray,
     noise_keys: np.ndarray | None = None, noise: GradientNoise | None = None,
-    ladder: bool = True,
+    ladder: bool = True, precision: str = "float64",
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Run ``steps`` updates from ``x0 (T, D)``; return outcome arrays and recorded paths.
 
@@ -141,26 +141,38 @@ def run_trials(
     stream (the runner passes the start-point index; default ``0..T-1``). With ``ladder`` false
     the first steps on COCO's ladder are not tracked (``ladder_hits`` is None).
 
+    ``precision`` is the type of the points and of the optimizer's arithmetic (``float64`` or
+    ``float32``): the start points are rounded to it; the function is evaluated in float64 at
+    each point (exactly widened) and its gradient, noise included, rounded to it, so that values
+    and gaps measure where the optimizer is, not the function's own rounding.
+
     Returns ``(outcomes, points (R, K+1, D), gaps (R, K+1))`` where ``outcomes`` holds the
     per-trial arrays of :class:`TrialOutcomes` (all but ``group``).
     """
     T, D = x0.shape
     if noise_keys is None:
         noise_keys = np.arange(T)
+    dtype = np.dtype(precision)
+
+    def evaluate(x, k):
+        """``f``, the gap and the gradient (rounded to ``dtype``) at ``x``, of step ``k``."""
+        f, gap, g = objective.value_gap_and_grad(x.astype(np.float64, copy=False))
+        if noise is not None:
+            g = g + noise.sample(noise_keys, k, D)
+        return f, gap, g.astype(dtype, copy=False)
 
     def excess(f, gap):
         """What the divergence bound applies to: the gap, or |f| when f is unbounded below."""
         return np.abs(f) if objective.unbounded else gap
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        x = np.array(x0, dtype=np.float64)
+        x = np.array(x0, dtype=dtype)
         state = optimizer.init(x)
-        f, gap, g = objective.value_gap_and_grad(x)
-        if noise is not None:
-            g = g + noise.sample(noise_keys, 0, D)
+        f, gap, g = evaluate(x, 0)
 
         def criterion(x, gap):
-            return objective.distance_to_minimizer(x) if target_kind == "distance" else gap
+            return (objective.distance_to_minimizer(x.astype(np.float64, copy=False))
+                    if target_kind == "distance" else gap)
 
         start_scale = excess(f, gap)
         if target_kind == "gap":
@@ -198,9 +210,7 @@ def run_trials(
         for k in range(1, steps + 1):
             x_prev, gap_prev = x, gap
             x, state = optimizer.update(x, g, state, k)
-            f, gap, g = objective.value_gap_and_grad(x)
-            if noise is not None:
-                g = g + noise.sample(noise_keys, k, D)
+            f, gap, g = evaluate(x, k)
             bad = alive & ~(excess(f, gap) <= bound)  # also catches NaN
             if bad.any():
                 diverged_at[bad] = k
@@ -229,7 +239,8 @@ def run_trials(
 
         outcomes = finish(objective, target_kind, target, alive=alive, first_hit=first_hit,
                           last_outside=last_outside, diverged_at=diverged_at, best_gap=best_gap,
-                          gap_last=gap_last, x_last=x_last, ladder_hits=ladder_hits)
+                          gap_last=gap_last, x_last=x_last.astype(np.float64, copy=False),
+                          ladder_hits=ladder_hits)
     return outcomes, points, gaps
 
 
@@ -277,6 +288,7 @@ class Chunk:
     seed: int
     engine: str  # "numba" (the compiled kernel where it covers the chunk) or "numpy"
     ladder: bool = True  # record each trial's first step on every rung of LADDER
+    precision: str = "float64"  # the arithmetic of the points and the optimizer (config's)
 
     @property
     def trials(self) -> int:
@@ -355,14 +367,14 @@ def run_chunk(chunk: Chunk, out: dict | None = None) -> ChunkResult:
         outcomes, points, gaps = kernels.run_trials(
             chunk.function.function, chunk.function.params, objective, chunk.optimizer,
             chunk.options, chunk.x0, chunk.group_ids, chunk.steps, **rules,
-            ladder=LADDER if chunk.ladder else None, out=out)
+            ladder=LADDER if chunk.ladder else None, out=out, precision=chunk.precision)
     else:
         noise = (GradientNoise(sigma=chunk.function.noise, seed=chunk.seed,
                                function=chunk.function_index) if chunk.function.noise else None)
         outcomes, points, gaps = run_trials(
             objective, optimizer, chunk.x0, chunk.steps, **rules,
             noise_keys=(chunk.offset + np.arange(chunk.trials)) % chunk.n_starts, noise=noise,
-            ladder=chunk.ladder)
+            ladder=chunk.ladder, precision=chunk.precision)
         if out is not None:
             outcomes = _copy_outcomes(outcomes, out)
     return ChunkResult(batch=chunk.batch, offset=chunk.offset, record_slot=chunk.record_slot,
@@ -436,7 +448,7 @@ def _build_chunk(batch: Batch, b: int, lo: int, hi: int, first_trial: int, rows:
         record_rows=rows[first:last] - lo, record_slot=int(first), steps=config.steps,
         target_kind=config.target.kind, target=config.target.value,
         divergence_kind=config.divergence.kind, divergence=config.divergence.value,
-        seed=config.seed, engine=loop, ladder=ladder,
+        seed=config.seed, engine=loop, ladder=ladder, precision=config.precision,
     )
 
 

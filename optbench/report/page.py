@@ -72,6 +72,7 @@ def metadata(results: Results) -> list[tuple[str, str]]:
                                    if config.get("description") else "")),
         ("started", str(meta.get("started", ""))),
         ("trials", f"{meta['trials']} in {len(results.groups)} groups, {meta['steps']} steps each"),
+        ("precision", config.get("precision", "float64")),
         ("run time", f"{meta.get('seconds', float('nan')):.2f} s"),
         ("target", f"‖x − x*‖ ≤ {target['distance']:g}" if target.get("distance")
          else f"f − f* ≤ {(target.get('gap') or 1e-6):g}"),
