@@ -2,7 +2,9 @@
 
 One element-update is one coordinate of one trial advanced by one step, with the function's
 value and gradient and the first-hit bookkeeping (the step at which f - f* <= 1e-6). Every
-variant does that same work in float64:
+variant does that same work in float64, or in float32 with ``--precision float32`` (optbench's
+``precision: float32``: points and optimizer arithmetic in float32, the function's value and
+gradient in float64, rounded; the peers compute everything in float32):
 
 * optbench      ``runner.run`` (compiled kernels, worker processes, chunks, all bookkeeping);
 * optbench-numpy the same runner on its NumPy reference loop (``engine="numpy"``);
@@ -15,6 +17,7 @@ Run from the repository root (JAX and optax are optional: ``pip install jax opta
 
     python3 benchmarks/bench_speed.py            # every case
     python3 benchmarks/bench_speed.py --quick    # 1e3 and 1e5 trials only
+    python3 benchmarks/bench_speed.py --precision float32
 
 Ratios are optbench's rate over each variant's, measured in the same run; compare them rather
 than absolute rates on a shared machine. optbench and JAX are timed as the best of ``--repeats``
@@ -51,6 +54,8 @@ STEPS = {"paraboloid-2d": 200, "rosenbrock-100d": 20}
 #: The slow peers are timed on at most this many coordinates a step (rates extrapolate).
 PEER_ELEMENTS = 10**7
 PER_TRIAL_SAMPLE = 100
+#: The floating-point type of every variant (``--precision``).
+PRECISION = "float64"
 
 
 def start_points(trials: int, dim: int) -> np.ndarray:
@@ -77,6 +82,7 @@ def optbench_config(function: str, optimizer: str, trials: int, steps: int):
     text = f"""
 name: bench
 steps: {steps}
+precision: {PRECISION}
 record: 0
 target: {{gap: {TARGET}}}
 divergence: {{gap: 1.0e+300}}
@@ -110,7 +116,7 @@ def time_optbench(function, optimizer, trials, steps, engine="numba", workers=No
 
 def torch_value_and_grad(torch, x, dim):
     if dim == 2:
-        a = torch.tensor(A, dtype=torch.float64)
+        a = torch.tensor(A, dtype=getattr(torch, PRECISION))
         return (a * x * x).sum(-1), 2.0 * a * x
     head, tail = x[..., :-1], x[..., 1:]
     valley = tail - head * head
@@ -132,7 +138,8 @@ def time_torch_batched(function, optimizer, trials, steps):
     import torch
 
     dim = FUNCTIONS[function]
-    x = torch.tensor(start_points(trials, dim), dtype=torch.float64, requires_grad=True)
+    x = torch.tensor(start_points(trials, dim), dtype=getattr(torch, PRECISION),
+                     requires_grad=True)
     opt = torch_optimizer(torch, optimizer, [x])
     first_hit = torch.full((trials,), -1, dtype=torch.int64)
     started = time.perf_counter()
@@ -154,7 +161,7 @@ def time_torch_per_trial(function, optimizer, trials, steps):
     x0 = start_points(trials, dim)
     started = time.perf_counter()
     for row in x0:
-        x = torch.tensor(row, dtype=torch.float64, requires_grad=True)
+        x = torch.tensor(row, dtype=getattr(torch, PRECISION), requires_grad=True)
         opt = torch_optimizer(torch, optimizer, [x])
         first_hit = -1
         with torch.no_grad():
@@ -177,7 +184,7 @@ def jax_runner(function, optimizer, steps, chunk=None):
     import jax.numpy as jnp
     import optax
 
-    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_enable_x64", PRECISION == "float64")
     dim = FUNCTIONS[function]
     name, hypers = OPTIMIZERS[optimizer]
     tx = optax.sgd(hypers["lr"], momentum=hypers["momentum"]) if name == "sgd" else optax.adam(
@@ -205,7 +212,7 @@ def jax_runner(function, optimizer, steps, chunk=None):
             first_hit = jnp.where((first_hit < 0) & (f <= TARGET), k, first_hit)
             return (x, state, g, first_hit), None
 
-        carry = (x, tx.init(x), g, jnp.int64(-1))
+        carry = (x, tx.init(x), g, jnp.int32(-1))
         (x, _, _, first_hit), _ = jax.lax.scan(step, carry, jnp.arange(1, steps + 1))
         return first_hit
 
@@ -224,12 +231,12 @@ def time_jax(function, optimizer, trials, steps, chunk=None, repeats=1):
     import jax
     import jax.numpy as jnp
 
-    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_enable_x64", PRECISION == "float64")
 
     dim = FUNCTIONS[function]
     if chunk is not None:
         trials = max(chunk, trials // chunk * chunk)
-    x0 = jnp.asarray(start_points(trials, dim))
+    x0 = jnp.asarray(start_points(trials, dim), dtype=PRECISION)
     fn = jax_runner(function, optimizer, steps, chunk)
     started = time.perf_counter()
     fn(x0).block_until_ready()  # compile and run once
@@ -288,10 +295,15 @@ def main():
     parser.add_argument("--only", default=None, help="run the cases whose name contains this")
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed runs of optbench and JAX per case; the best counts")
+    parser.add_argument("--precision", choices=("float64", "float32"), default="float64",
+                        help="floating-point type of every variant (default float64)")
     args = parser.parse_args()
+    global PRECISION
+    PRECISION = args.precision
     sizes = (10**3, 10**5) if args.quick else (10**3, 10**5, 10**6)
     has_torch, has_jax = available("torch"), available("jax") and available("optax")
-    print(f"cores: {runner.available_cores()}, load average: {os.getloadavg()[0]:.2f}, "
+    print(f"precision: {PRECISION}, cores: {runner.available_cores()}, "
+          f"load average: {os.getloadavg()[0]:.2f}, "
           f"torch: {'yes' if has_torch else 'no'}, jax+optax: {'yes' if has_jax else 'no'}")
     times = compile_times()
     print(f"kernel compile (cold, once): {times['cold']:.1f} s; load from cache: "
