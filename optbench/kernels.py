@@ -125,15 +125,13 @@ def _in_precision_compiled(value, like):
     return lambda value, like: value
 
 
+_lerp_scalar_weight = njit(inline="always", error_model="numpy")(_opt.lerp_scalar_weight)
+
+
 @overload(_opt.lerp, inline="always")
 def _lerp_compiled(start, end, weight):
-    # lerp_scalar_weight, with 1 - w in the weight's type (numba widens 1 - float32 to float64).
     def impl(start, end, weight):
-        w = _opt.in_precision(weight, start)
-        diff = end - start
-        if abs(w) < 0.5:
-            return _opt.fma(w, diff, start)
-        return _opt.fma(-diff, _opt.in_precision(1.0, w) - w, end)
+        return _lerp_scalar_weight(start, end, _opt.in_precision(weight, start))
 
     return impl
 

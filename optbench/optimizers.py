@@ -355,7 +355,8 @@ def lerp_scalar_weight(start, end, weight):
     diff = end - start
     if abs(weight) < 0.5:
         return fma(weight, diff, start)
-    return fma(-diff, 1 - weight, end)
+    # 1 - w in the weight's type (a compiled kernel would widen 1 - float32 to float64).
+    return fma(-diff, in_precision(1.0, weight) - weight, end)
 
 
 # ---------------------------------------------------------------------------------------------
