@@ -143,6 +143,91 @@ def _zeros_like_compiled(a):
     return lambda a: 0.0
 
 
+# ---------------------------------------------------------------------------------------------
+# Arrays without reference counting, and a branch-free gather
+
+# numba counts references to the arrays a compiled function passes on, with an atomic increment
+# and decrement per array and call: the step loop's calls cost a few hundred cycles a step in
+# atomics (a third of the time of a 256-trial block). The step loop passes borrowed views (a
+# null owner: the count is skipped), and run_chunk keeps the owners alive until it returns.
+
+
+@intrinsic
+def _unowned(typingctx, array):
+    """``array``'s view without its owner (a null meminfo): passing it on counts no
+    references. The caller keeps the owner alive."""
+    if not isinstance(array, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        source = context.make_array(signature.args[0])(context, builder, value=args[0])
+        view = context.make_array(signature.return_type)(context, builder)
+        for field in ("nitems", "itemsize", "data", "shape", "strides"):
+            setattr(view, field, getattr(source, field))
+        return view._getvalue()
+
+    return array(array), codegen
+
+
+def _borrowed(array):
+    """The array without its owner (see :func:`_unowned`), None as None."""
+    return array
+
+
+@overload(_borrowed, inline="always")
+def _borrowed_compiled(array):
+    if isinstance(array, types.NoneType):
+        return lambda array: None
+    return lambda array: _unowned(array)
+
+
+def _keep(*arrays):
+    """Keeps the owners of borrowed arrays alive to this point."""
+
+
+@overload(_keep)
+def _keep_compiled(*arrays):
+    return lambda *arrays: None
+
+
+@intrinsic
+def _compress_below(typingctx, values, limits, i0, out, m):
+    """Appends to ``out[m:]`` each ``i`` of ``i0 .. i0 + 7`` with ``values[i] <= limits[i]``,
+    in order (``out`` int32), and returns the new count: eight trials in a few instructions,
+    ``llvm.masked.compressstore`` (AVX-512's ``vpcompressd``; LLVM expands it for other CPUs).
+    """
+    sig = types.int64(values, limits, types.int64, out, types.int64)
+
+    def codegen(context, builder, signature, args):
+        values_ary, limits_ary, _, out_ary, _ = (
+            context.make_array(t)(context, builder, value=v) if isinstance(t, types.Array)
+            else None for t, v in zip(signature.args, args))
+        i0, m = args[2], args[4]
+        i32 = ir.IntType(32)
+        f64x8, i32x8, i1x8 = (ir.VectorType(t, 8) for t in (ir.DoubleType(), i32, ir.IntType(1)))
+
+        def load8(ary):
+            address = builder.bitcast(builder.gep(ary.data, [i0]), f64x8.as_pointer())
+            return builder.load(address, align=8)
+
+        below = builder.fcmp_ordered("<=", load8(values_ary), load8(limits_ary))
+        first = builder.insert_element(ir.Constant(i32x8, None), builder.trunc(i0, i32),
+                                       ir.Constant(i32, 0))
+        first = builder.shuffle_vector(first, ir.Constant(i32x8, None),
+                                       ir.Constant(i32x8, [0] * 8))
+        index = builder.add(first, ir.Constant(i32x8, list(range(8))))
+        target = builder.gep(out_ary.data, [m])
+        name = "llvm.masked.compressstore.v8i32"
+        compress = builder.module.globals.get(name) or ir.Function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i32x8, target.type, i1x8]), name)
+        builder.call(compress, [index, target, below])
+        ctpop = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(8)])
+        count = builder.call(ctpop, [builder.bitcast(below, ir.IntType(8))])
+        return builder.add(m, builder.zext(count, ir.IntType(64)))
+
+    return sig, codegen
+
+
 def _constant(flag):
     """A literal bool as a compile-time constant (so LLVM folds the branches it selects)."""
     return flag
@@ -599,12 +684,59 @@ def _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k, target, by_dist
             least[i] = gap
         if ok and inside and first:
             hit[i] = k
-        if ok and not inside:
-            outside[i] = k
+        # Written every step (not a conditional store: LLVM would merge it with hit's, the
+        # opposite condition's, into a scatter).
+        outside[i] = k if ok and not inside else outside[i]
         died |= (not ok) and bound[i] > -np.inf
         if next_rung is not None:
             climbed |= ok and gap <= next_rung[i]
     return died, climbed
+
+
+#: Rungs a trial climbs without a branch in a step (more take a loop).
+_CLIMB = 4
+
+
+@njit(**_JIT)
+def _climb(ladder_hits, b0, trials, m, least, rung, next_rung, rungs, n_rungs, k):
+    """Trials ``trials[:m]`` of the block at row ``b0`` of ``ladder_hits``, whose best gaps
+    reached their next rungs at step ``k``, climb every rung at or above their best gaps.
+
+    Usually one rung or two, so the first ``_CLIMB`` are written without a branch (a loop's
+    trip count is data, and mispredicts): step ``k`` goes into all of them, clipped to the row;
+    the entries past the rungs reached get their step when they are reached, or -1 again at the
+    end of the block (:func:`_unclimb`). ``rungs`` is the ladder followed by ``_CLIMB`` times
+    -inf. (Indices unsigned: numba then adds no wraparound of negative ones.)
+    """
+    count, last, wide = np.uint64(n_rungs), np.uint64(n_rungs - 1), np.uint64(_CLIMB)
+    for j in range(np.uint64(m)):
+        i = np.uint64(trials[j])
+        t = np.uint64(b0) + i
+        r, best = np.uint64(rung[i]), least[i]
+        climbed = np.uint64(1)
+        for c in range(_CLIMB):
+            ladder_hits[t, min(r + np.uint64(c), last)] = k
+            if c > 0:
+                climbed += np.uint64(1) if rungs[r + np.uint64(c)] >= best else np.uint64(0)
+        r += climbed
+        if climbed == wide:
+            while r < count and rungs[r] >= best:
+                ladder_hits[t, r] = k
+                r += np.uint64(1)
+        rung[i] = r
+        next_rung[i] = rungs[r]
+
+
+@njit(**_JIT)
+def _unclimb(ladder_hits, b0, n, rung, n_rungs):
+    """-1 again where :func:`_climb` wrote ahead of the rungs a trial reached: its last climb
+    wrote at most ``_CLIMB - 1`` entries past them (each climb overwrites the previous one's)."""
+    count, last = np.uint64(n_rungs), np.uint64(n_rungs - 1)
+    for i in range(np.uint64(n)):
+        r = np.uint64(rung[i])
+        if r < count:
+            for c in range(_CLIMB - 1):
+                ladder_hits[np.uint64(b0) + i, min(r + np.uint64(c), last)] = -1
 
 
 @njit(cache=True, **_JIT)
@@ -639,28 +771,52 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     fused = FUSE_PARABOLOID if fn == PARABOLOID else FUSE_ROSENBROCK
     by_coordinate = D >= 8  # NumPy sums 8 terms or more pairwise: keep them, then sum
     n_terms = D if fn == PARABOLOID else D - 1
-    x = np.empty((D, B), dtype=x0.dtype)  # float64, or float32 (the run's precision)
-    x_in = np.empty((D, B), dtype=x0.dtype)
-    terms = np.empty((max(n_terms, D), B))
-    acc = np.empty((8, B))
-    f = np.empty(B)
-    f_in = np.empty(B)
-    crit = np.empty(B)
-    best = np.empty(B)
-    bound = np.empty(B)
-    runs = np.empty((B, 3), dtype=np.int64)
+    x_own = np.empty((D, B), dtype=x0.dtype)  # float64, or float32 (the run's precision)
+    x_in_own = np.empty((D, B), dtype=x0.dtype)
+    terms_own = np.empty((max(n_terms, D), B))
+    acc_own = np.empty((8, B))
+    f_own = np.empty(B)
+    f_in_own = np.empty(B)
+    crit_own = np.empty(B)
+    best_own = np.empty(B)
+    bound_own = np.empty(B)
+    runs_own = np.empty((B, 3), dtype=np.int64)
     # The block's bookkeeping: steps as 32-bit integers (half the memory traffic of the pass
     # over the trials that runs every step; budgets stay below 2^31 steps).
-    hit = np.empty(B, dtype=np.int32)
-    outside = np.empty(B, dtype=np.int32)
-    died_at = np.empty(B, dtype=np.int32)
-    least = np.empty(B)
-    last_gap = np.empty(B)  # the gap where a diverged trial is frozen
-    frozen = np.empty((D, B), dtype=x0.dtype)  # and the point
-    rung = np.empty(B, dtype=np.int64)  # rungs of the ladder reached: a prefix of it
-    next_rung = np.empty(B)  # the target of the next rung (-inf once all are reached)
-    climbers = np.empty(B, dtype=np.int64)
+    hit_own = np.empty(B, dtype=np.int32)
+    outside_own = np.empty(B, dtype=np.int32)
+    died_at_own = np.empty(B, dtype=np.int32)
+    least_own = np.empty(B)
+    last_gap_own = np.empty(B)  # the gap where a diverged trial is frozen
+    frozen_own = np.empty((D, B), dtype=x0.dtype)  # and the point
+    rung_own = np.empty(B, dtype=np.int64)  # rungs of the ladder reached: a prefix of it
+    next_rung_own = np.empty(B)  # the target of the next rung (-inf once all are reached)
+    climbers_own = np.empty(B, dtype=np.int32)
+    # The step loop works on borrowed views (see _unowned); the owners live to the end.
+    x, x_in, terms, acc = _borrowed(x_own), _borrowed(x_in_own), _borrowed(terms_own), \
+        _borrowed(acc_own)
+    f, f_in, crit, best = _borrowed(f_own), _borrowed(f_in_own), _borrowed(crit_own), \
+        _borrowed(best_own)
+    bound, runs, hit, outside = _borrowed(bound_own), _borrowed(runs_own), _borrowed(hit_own), \
+        _borrowed(outside_own)
+    died_at, least, last_gap = _borrowed(died_at_own), _borrowed(least_own), \
+        _borrowed(last_gap_own)
+    frozen, rung, next_rung = _borrowed(frozen_own), _borrowed(rung_own), \
+        _borrowed(next_rung_own)
+    climbers = _borrowed(climbers_own)
     n_rungs = ladder.shape[0]
+    rungs_own = np.full(n_rungs + _CLIMB, -np.inf)  # the ladder, padded for _climb
+    rungs_own[:n_rungs] = ladder
+    rungs = _borrowed(rungs_own)
+    x0, row_setting, fvec, minimizers = _borrowed(x0), _borrowed(row_setting), \
+        _borrowed(fvec), _borrowed(minimizers)
+    record_rows, points, gaps = _borrowed(record_rows), _borrowed(points), _borrowed(gaps)
+    status, first_hit, settled = _borrowed(status), _borrowed(first_hit), _borrowed(settled)
+    diverged_at, final_gap, best_gap = _borrowed(diverged_at), _borrowed(final_gap), \
+        _borrowed(best_gap)
+    final_distance = _borrowed(final_distance)
+    # The value's row of the paraboloid's update, for each buffer (not reshaped every step).
+    f_row, f_in_row = f.reshape((1, B)), f_in.reshape((1, B))
     tiny = np.finfo(np.float64).tiny
     n_record = record_rows.shape[0]
     r_first = 0
@@ -715,14 +871,16 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             for d in range(D):
                 frozen[d, i] = x[d, i]
             if ladder_hits is not None:
-                r = 0
-                while r < n_rungs and ladder[r] >= least[i]:
-                    ladder_hits[b0 + i, r] = 0
-                    r += 1
-                rung[i] = r
-                next_rung[i] = ladder[r] if r < n_rungs else -np.inf
-                for j in range(r, n_rungs):
-                    ladder_hits[b0 + i, j] = -1
+                rung[i] = 0
+                next_rung[i] = rungs[0]
+        if ladder_hits is not None:  # the rungs reached at the start
+            ladder_hits[b0:b0 + n, :] = -1
+            m = 0
+            for i in range(n):
+                climbers[m] = i
+                m += 1 if least[i] <= next_rung[i] else 0
+            _climb(_borrowed(ladder_hits), b0, climbers, m, least, rung, next_rung, rungs,
+                   n_rungs, np.int32(0))
         for r in range(r_first, r_last):
             i = record_rows[r] - b0
             for d in range(D):
@@ -732,16 +890,20 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             k = np.int32(k_step)
             x, x_in = x_in, x
             f, f_in = f_in, f
+            f_row, f_in_row = f_in_row, f_row
             if fused == FUSE_PARABOLOID:
-                value = terms if by_coordinate else f.reshape((1, B))
-                _update(x, x_in, s0, s1, s2, runs, n_runs, float(k), adam, sgd, adagrad,
-                        rmsprop, wd, f0, f1, f2, f3, f4, FUSE_PARABOLOID, fvec, value,
-                        by_coordinate)
+                value = terms if by_coordinate else f_row
+                _update(x, x_in, _borrowed(s0), _borrowed(s1), _borrowed(s2), runs, n_runs,
+                        float(k), _borrowed(adam), _borrowed(sgd), _borrowed(adagrad),
+                        _borrowed(rmsprop), _borrowed(wd), f0, f1, f2, f3, f4, FUSE_PARABOLOID,
+                        fvec, value, by_coordinate)
                 if by_coordinate:
                     _pairwise_sum(terms, 0, D, n, f, acc)
             else:
-                _update(x, x_in, s0, s1, s2, runs, n_runs, float(k), adam, sgd, adagrad,
-                        rmsprop, wd, f0, f1, f2, f3, f4, FUSE_ROSENBROCK, fvec, terms, True)
+                _update(x, x_in, _borrowed(s0), _borrowed(s1), _borrowed(s2), runs, n_runs,
+                        float(k), _borrowed(adam), _borrowed(sgd), _borrowed(adagrad),
+                        _borrowed(rmsprop), _borrowed(wd), f0, f1, f2, f3, f4, FUSE_ROSENBROCK,
+                        fvec, terms, True)
                 _rosenbrock_terms(x, n, terms)
                 _pairwise_sum(terms, 0, D - 1, n, f, acc)
             if by_distance:
@@ -753,20 +915,16 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                 died, climbed = _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k,
                                           target, by_distance, next_rung)
             if ladder_hits is not None and climbed:
-                # The trials that climbed, gathered without a branch (which trials climb is
-                # data: a branch per trial mispredicts), then each climbs its rungs.
+                # The trials that climbed, gathered eight at a time without a branch (which
+                # trials climb is data: a branch per trial mispredicts).
                 m = 0
-                for i in range(n):
+                for i0 in range(0, n - 7, 8):
+                    m = _compress_below(least, next_rung, i0, climbers, m)
+                for i in range(n - n % 8, n):
                     climbers[m] = i
                     m += 1 if least[i] <= next_rung[i] else 0
-                for j in range(m):
-                    i = climbers[j]
-                    r = rung[i]
-                    while r < n_rungs and ladder[r] >= least[i]:
-                        ladder_hits[b0 + i, r] = k
-                        r += 1
-                    rung[i] = r
-                    next_rung[i] = ladder[r] if r < n_rungs else -np.inf
+                _climb(_borrowed(ladder_hits), b0, climbers, m, least, rung, next_rung, rungs,
+                       n_rungs, k)
             if died:
                 # A diverged trial is frozen at its last point while alive: the previous one.
                 for i in range(n):
@@ -782,6 +940,8 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                     for d in range(D):
                         points[r, k, d] = x[d, i]
                     gaps[r, k] = f[i] - f_star
+        if ladder_hits is not None:  # _climb's writes ahead of the rungs reached
+            _unclimb(_borrowed(ladder_hits), b0, n, rung, n_rungs)
         # The trial's last point (where a diverged one is frozen), its distance to the nearest
         # minimiser, and the outcome (runner.finish).
         for i in range(n):
@@ -802,6 +962,9 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             best_gap[t] = least[i]
             final_distance[t] = crit[i]
         r_first = r_last
+    _keep(x_own, x_in_own, terms_own, acc_own, f_own, f_in_own, crit_own, best_own, bound_own,
+          runs_own, hit_own, outside_own, died_at_own, least_own, last_gap_own, frozen_own,
+          rung_own, next_rung_own, climbers_own, rungs_own)
 
 # ---------------------------------------------------------------------------------------------
 # Python side: what the kernels cover, and the call.

@@ -185,3 +185,21 @@ def test_what_the_kernels_cover():
     assert kernels.supports("rosenbrock", {"dim": 50}, "sgd")
     assert not kernels.supports("beale", {}, "adam")
     assert not kernels.supports("paraboloid", {}, "lion")
+
+
+def test_ladder_climbs_of_every_height():
+    """Trials that climb COCO's ladder one rung at a time, a few at once, all the rest at once
+    (a step onto the minimum), never, or diverge: the kernel's branch-free climb (which writes
+    ahead and takes the extra entries back at the end of the block) gives NumPy's steps."""
+    lrs = [0.002, 0.05, 0.2, 0.45, 0.5, 1.2, 0.0]  # 0.5 steps onto x = 0 of a = 1; 1.2 diverges
+    reference, compiled = both_loops(
+        "paraboloid", {"a": [1.0, 1.0]}, "sgd", {"lr": np.repeat(lrs, 300)},
+        np.random.default_rng(3).uniform(-9.0, 9.0, (7 * 300, 2)),
+        np.repeat(np.arange(7), 300), divergence_kind="gap", divergence=1e3)
+    assert_same(reference, compiled)
+    hits = reference[0]["ladder_hits"]
+    assert (hits >= 0).all(axis=1).any() and (hits < 0).any()  # whole ladder, and rungs missed
+    # Rungs climbed in one step (after the start): one, two to four, and more than four.
+    heights = np.concatenate([np.unique(row[row > 0], return_counts=True)[1] for row in hits])
+    assert (heights == 1).any() and ((heights > 1) & (heights <= 4)).any() and (heights > 4).any()
+    assert (reference[0]["status"] == runner.DIVERGED).any()
