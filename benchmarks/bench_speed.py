@@ -13,7 +13,8 @@ gradient in float64, rounded; the peers compute everything in float32):
 * jax-vmap       JAX + optax: ``vmap`` over trials of a ``lax.scan`` over steps, under ``jit``;
 * jax-chunked    the same, ``lax.map`` over chunks of 1024 trials.
 
-Run from the repository root (JAX and optax are optional: ``pip install jax optax``)::
+Run from the repository root (torch, JAX and optax are optional: ``pip install torch``,
+``pip install -e '.[bench]'``)::
 
     python3 benchmarks/bench_speed.py            # every case
     python3 benchmarks/bench_speed.py --quick    # 1e3 and 1e5 trials only
@@ -23,7 +24,9 @@ Ratios are optbench's rate over each variant's, measured in the same run; compar
 than absolute rates on a shared machine. optbench and JAX are timed as the best of ``--repeats``
 runs after a warm-up (JAX's first call compiles; optbench's kernels are compiled before, and
 their compile time is reported on its own); the torch variants, slower by an order of magnitude,
-once.
+once. The last column is the share of a variant's trials whose first hit is optbench's: every
+variant runs the same trials from the same start points (``tests/test_bench.py`` checks that
+they agree).
 """
 
 from __future__ import annotations
@@ -135,6 +138,7 @@ def torch_optimizer(torch, optimizer, params):
 
 
 def time_torch_batched(function, optimizer, trials, steps):
+    """Seconds, and each trial's first hit."""
     import torch
 
     dim = FUNCTIONS[function]
@@ -151,14 +155,16 @@ def time_torch_batched(function, optimizer, trials, steps):
             f, g = torch_value_and_grad(torch, x, dim)
             hit = (f <= TARGET) & (first_hit < 0)
             first_hit[hit] = k
-    return time.perf_counter() - started
+    return time.perf_counter() - started, first_hit.numpy()
 
 
 def time_torch_per_trial(function, optimizer, trials, steps):
+    """Seconds, and each trial's first hit."""
     import torch
 
     dim = FUNCTIONS[function]
     x0 = start_points(trials, dim)
+    first_hits = []
     started = time.perf_counter()
     for row in x0:
         x = torch.tensor(row, dtype=getattr(torch, PRECISION), requires_grad=True)
@@ -172,7 +178,8 @@ def time_torch_per_trial(function, optimizer, trials, steps):
                 f, g = torch_value_and_grad(torch, x, dim)
                 if first_hit < 0 and float(f) <= TARGET:
                     first_hit = k
-    return time.perf_counter() - started
+        first_hits.append(first_hit)
+    return time.perf_counter() - started, np.array(first_hits)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -212,8 +219,9 @@ def jax_runner(function, optimizer, steps, chunk=None):
             first_hit = jnp.where((first_hit < 0) & (f <= TARGET), k, first_hit)
             return (x, state, g, first_hit), None
 
-        carry = (x, tx.init(x), g, jnp.int32(-1))
-        (x, _, _, first_hit), _ = jax.lax.scan(step, carry, jnp.arange(1, steps + 1))
+        ks = jnp.arange(1, steps + 1)  # JAX's default integers (int64 with x64, else int32)
+        carry = (x, tx.init(x), g, jnp.full((), -1, dtype=ks.dtype))
+        (x, _, _, first_hit), _ = jax.lax.scan(step, carry, ks)
         return first_hit
 
     batched = jax.vmap(one_trial)
@@ -228,6 +236,8 @@ def jax_runner(function, optimizer, steps, chunk=None):
 
 
 def time_jax(function, optimizer, trials, steps, chunk=None, repeats=1):
+    """Seconds (best of ``repeats``, after a first call that compiles), seconds of that first
+    call, the trials run (whole chunks) and each one's first hit."""
     import jax
     import jax.numpy as jnp
 
@@ -244,9 +254,9 @@ def time_jax(function, optimizer, trials, steps, chunk=None, repeats=1):
     best = np.inf
     for _ in range(repeats):
         started = time.perf_counter()
-        fn(x0).block_until_ready()
+        first_hit = fn(x0).block_until_ready()
         best = min(best, time.perf_counter() - started)
-    return best, compile_and_run, trials
+    return best, compile_and_run, trials, np.asarray(first_hit)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -279,6 +289,13 @@ print(first - again)
                                 text=True, cwd=ROOT, check=True)
         out[kind] = float(result.stdout.strip().splitlines()[-1])
     return out
+
+
+def same_first_hits(hits: np.ndarray, reference: np.ndarray) -> float:
+    """The share of a variant's trials (the first ``len(hits)`` of the case's) whose first hit
+    is optbench's: every variant does the same work, to the rounding of its arithmetic."""
+    hits = np.where(np.asarray(hits) < 0, -1, hits)
+    return float(np.mean(hits == reference[:len(hits)]))
 
 
 def available(module: str) -> bool:
@@ -326,13 +343,15 @@ def main():
                     cases.append((case, function, dim, optimizer, trials, STEPS[function]))
     # optbench first: its worker processes are forked before torch or JAX start their threads.
     rows: dict[str, list] = {}
+    first_hits: dict[str, np.ndarray] = {}
     for case, function, dim, optimizer, trials, steps in cases:
         elements = trials * dim * steps
-        seconds, _ = time_optbench(function, optimizer, trials, steps, repeats=args.repeats)
-        rows[case] = [("optbench", elements / seconds)]
+        seconds, out = time_optbench(function, optimizer, trials, steps, repeats=args.repeats)
+        first_hits[case] = out.outcomes.first_hit
+        rows[case] = [("optbench", elements / seconds, None)]
         if elements <= 2e8:
-            seconds, _ = time_optbench(function, optimizer, trials, steps, engine="numpy")
-            rows[case].append(("optbench-numpy", elements / seconds))
+            seconds, out = time_optbench(function, optimizer, trials, steps, engine="numpy")
+            rows[case].append(("optbench-numpy", elements / seconds, out.outcomes.first_hit))
     if has_torch:
         import torch
 
@@ -340,26 +359,31 @@ def main():
     for case, function, dim, optimizer, trials, steps in cases:
         peer_trials = max(1, min(trials, PEER_ELEMENTS // dim))
         if has_torch:
-            s = time_torch_batched(function, optimizer, peer_trials, steps)
-            rows[case].append(("torch-batched", peer_trials * dim * steps / s))
+            s, hits = time_torch_batched(function, optimizer, peer_trials, steps)
+            rows[case].append(("torch-batched", peer_trials * dim * steps / s, hits))
             sample = min(trials, PER_TRIAL_SAMPLE)
-            s = time_torch_per_trial(function, optimizer, sample, steps)
-            rows[case].append(("torch-trial", sample * dim * steps / s))
+            s, hits = time_torch_per_trial(function, optimizer, sample, steps)
+            rows[case].append(("torch-trial", sample * dim * steps / s, hits))
         if has_jax:
             for label, chunk in (("jax-vmap", None), ("jax-chunked", 1024)):
                 if chunk is not None and peer_trials < chunk:
                     continue
-                s, _, n = time_jax(function, optimizer, peer_trials, steps, chunk, args.repeats)
-                rows[case].append((label, n * dim * steps / s))
-    print(f"{'case':<40}{'variant':<16}{'elem-updates/s':>16}{'optbench is':>14}")
+                s, _, n, hits = time_jax(function, optimizer, peer_trials, steps, chunk,
+                                         args.repeats)
+                rows[case].append((label, n * dim * steps / s, hits))
+    print(f"{'case':<40}{'variant':<16}{'elem-updates/s':>16}{'optbench is':>14}"
+          f"{'same first hit':>16}")
     for case, *_ in cases:
         ours = rows[case][0][1]
-        for label, rate in rows[case]:
+        for label, rate, hits in rows[case]:
             ratio = "" if label == "optbench" else f"{ours / rate:.1f}x"
-            print(f"{case:<40}{label:<16}{rate:>16.3g}{ratio:>14}")
+            same = "" if hits is None else f"{same_first_hits(hits, first_hits[case]):.1%}"
+            print(f"{case:<40}{label:<16}{rate:>16.3g}{ratio:>14}{same:>16}")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     print(f"peers ran on at most {PEER_ELEMENTS:.0e} coordinates a step and torch-trial on "
-          f"{PER_TRIAL_SAMPLE} trials; their rates are extrapolated to the case.")
+          f"{PER_TRIAL_SAMPLE} trials; their rates are extrapolated to the case. 'same first "
+          f"hit': the share of the trials a variant ran whose first step with f - f* <= "
+          f"{TARGET:g} (or none) is optbench's.")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,73 @@
+"""The speed benchmark's variants do the same work as optbench (benchmarks/bench_speed.py).
+
+Each variant of the benchmark is run on a few trials of each case, and the step at which each
+trial first reaches the target must be optbench's (to the rounding of the variant's own
+arithmetic): a variant that skipped work, or ran other trials, would be compared unfairly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TRIALS = 256
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_speed",
+                                                  ROOT / "benchmarks" / "bench_speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CASES = [(function, optimizer) for function in ("paraboloid-2d", "rosenbrock-100d")
+         for optimizer in ("sgd-momentum", "adam")]
+
+
+def optbench_first_hits(bench, function, optimizer, trials):
+    seconds, out = bench.time_optbench(function, optimizer, trials, bench.STEPS[function],
+                                       engine="numpy", workers=1)
+    assert seconds > 0
+    return out.outcomes.first_hit
+
+
+def check(bench, function, hits, reference):
+    assert hits.shape == (len(hits),) and len(hits) <= len(reference)
+    assert bench.same_first_hits(hits, reference) >= 0.97
+    if function == "paraboloid-2d":  # the target is reached there, at steps to compare
+        assert (reference[:len(hits)] > 0).any()
+
+
+@pytest.mark.parametrize("function,optimizer", CASES)
+def test_torch_variants_reach_the_target_when_optbench_does(bench, function, optimizer):
+    pytest.importorskip("torch")
+    reference = optbench_first_hits(bench, function, optimizer, TRIALS)
+    seconds, hits = bench.time_torch_batched(function, optimizer, TRIALS, bench.STEPS[function])
+    assert seconds > 0
+    check(bench, function, hits, reference)
+    seconds, hits = bench.time_torch_per_trial(function, optimizer, 40, bench.STEPS[function])
+    check(bench, function, hits, reference)
+
+
+@pytest.mark.parametrize("function,optimizer", CASES)
+def test_jax_variants_reach_the_target_when_optbench_does(bench, function, optimizer):
+    pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    reference = optbench_first_hits(bench, function, optimizer, TRIALS)
+    for chunk in (None, 64):
+        seconds, _, n, hits = bench.time_jax(function, optimizer, TRIALS, bench.STEPS[function],
+                                             chunk)
+        assert seconds > 0 and n == TRIALS
+        check(bench, function, hits, reference)
+
+
+def test_same_first_hits_counts_agreement(bench):
+    reference = np.array([3, -1, 7, 7])
+    assert bench.same_first_hits(np.array([3, -1, 8]), reference) == pytest.approx(2 / 3)
+    assert bench.same_first_hits(np.array([3, -5]), reference) == 1.0  # any negative: none
