@@ -663,9 +663,10 @@ def _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k, target, by_dist
     without a ladder): both rare, and handled after this pass.
 
     A trial is alive while its gap is within its bound (a diverged trial's bound is -inf, so no
-    status is read here; divergences are rare and recorded after). Stores are conditional, so
-    they compile to masked stores that need no load: the first hit of a gap target is the step
-    at which the best gap first falls inside it, and ``outside`` is written only while outside.
+    status is read here; divergences are rare and recorded after). The best gap and the first
+    hit are conditional stores (masked stores that need no load): the first hit of a gap target
+    is the step at which the best gap first falls inside it. ``outside`` keeps the last step
+    spent outside the target.
     """
     literally(by_distance)
     died = 0
