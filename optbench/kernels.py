@@ -699,19 +699,27 @@ _CLIMB = 4
 
 
 @njit(**_JIT)
-def _climb(ladder_hits, b0, trials, m, least, rung, next_rung, rungs, n_rungs, k):
-    """Trials ``trials[:m]`` of the block at row ``b0`` of ``ladder_hits``, whose best gaps
-    reached their next rungs at step ``k``, climb every rung at or above their best gaps.
+def _climb(ladder_hits, b0, n, least, rung, next_rung, rungs, n_rungs, k, climbers):
+    """The trials of the block (rows ``b0 .. b0 + n`` of ``ladder_hits``) whose best gaps
+    reached their next rungs at step ``k`` climb every rung at or above their best gaps.
 
-    Usually one rung or two, so the first ``_CLIMB`` are written without a branch (a loop's
-    trip count is data, and mispredicts): step ``k`` goes into all of them, clipped to the row;
-    the entries past the rungs reached get their step when they are reached, or -1 again at the
-    end of the block (:func:`_unclimb`). ``rungs`` is the ladder followed by ``_CLIMB`` times
-    -inf. (Indices unsigned: numba then adds no wraparound of negative ones.)
+    They are gathered into ``climbers`` first, eight at a time and without a branch (which
+    trials climb is data: a branch per trial mispredicts). Each climbs one rung or two as a
+    rule, so the first ``_CLIMB`` are written without a branch either: step ``k`` goes into all
+    of them, clipped to the row; the entries past the rungs reached get their step when they
+    are reached, or -1 again at the end of the block (:func:`_unclimb`). ``rungs`` is the
+    ladder followed by ``_CLIMB`` times -inf. (Indices unsigned: numba then adds no wraparound
+    of negative ones.)
     """
+    m = 0
+    for i0 in range(0, n - 7, 8):
+        m = _compress_below(least, next_rung, i0, climbers, m)
+    for i in range(n - n % 8, n):
+        climbers[m] = i
+        m += 1 if least[i] <= next_rung[i] else 0
     count, last, wide = np.uint64(n_rungs), np.uint64(n_rungs - 1), np.uint64(_CLIMB)
     for j in range(np.uint64(m)):
-        i = np.uint64(trials[j])
+        i = np.uint64(climbers[j])
         t = np.uint64(b0) + i
         r, best = np.uint64(rung[i]), least[i]
         climbed = np.uint64(1)
@@ -816,6 +824,12 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     diverged_at, final_gap, best_gap = _borrowed(diverged_at), _borrowed(final_gap), \
         _borrowed(best_gap)
     final_distance = _borrowed(final_distance)
+    # The optimizer's arguments that may be None, under names of their own (numba prunes the
+    # branches on the arguments themselves being None).
+    state0, state1, state2 = _borrowed(s0), _borrowed(s1), _borrowed(s2)
+    adam_table, sgd_table = _borrowed(adam), _borrowed(sgd)
+    adagrad_table, rmsprop_table = _borrowed(adagrad), _borrowed(rmsprop)
+    wd_column, ladder_steps = _borrowed(wd), _borrowed(ladder_hits)
     # The value's row of the paraboloid's update, for each buffer (not reshaped every step).
     f_row, f_in_row = f.reshape((1, B)), f_in.reshape((1, B))
     tiny = np.finfo(np.float64).tiny
@@ -876,12 +890,8 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                 next_rung[i] = rungs[0]
         if ladder_hits is not None:  # the rungs reached at the start
             ladder_hits[b0:b0 + n, :] = -1
-            m = 0
-            for i in range(n):
-                climbers[m] = i
-                m += 1 if least[i] <= next_rung[i] else 0
-            _climb(_borrowed(ladder_hits), b0, climbers, m, least, rung, next_rung, rungs,
-                   n_rungs, np.int32(0))
+            _climb(ladder_steps, b0, n, least, rung, next_rung, rungs, n_rungs, np.int32(0),
+                   climbers)
         for r in range(r_first, r_last):
             i = record_rows[r] - b0
             for d in range(D):
@@ -894,17 +904,15 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             f_row, f_in_row = f_in_row, f_row
             if fused == FUSE_PARABOLOID:
                 value = terms if by_coordinate else f_row
-                _update(x, x_in, _borrowed(s0), _borrowed(s1), _borrowed(s2), runs, n_runs,
-                        float(k), _borrowed(adam), _borrowed(sgd), _borrowed(adagrad),
-                        _borrowed(rmsprop), _borrowed(wd), f0, f1, f2, f3, f4, FUSE_PARABOLOID,
-                        fvec, value, by_coordinate)
+                _update(x, x_in, state0, state1, state2, runs, n_runs, float(k), adam_table,
+                        sgd_table, adagrad_table, rmsprop_table, wd_column, f0, f1, f2, f3, f4,
+                        FUSE_PARABOLOID, fvec, value, by_coordinate)
                 if by_coordinate:
                     _pairwise_sum(terms, 0, D, n, f, acc)
             else:
-                _update(x, x_in, _borrowed(s0), _borrowed(s1), _borrowed(s2), runs, n_runs,
-                        float(k), _borrowed(adam), _borrowed(sgd), _borrowed(adagrad),
-                        _borrowed(rmsprop), _borrowed(wd), f0, f1, f2, f3, f4, FUSE_ROSENBROCK,
-                        fvec, terms, True)
+                _update(x, x_in, state0, state1, state2, runs, n_runs, float(k), adam_table,
+                        sgd_table, adagrad_table, rmsprop_table, wd_column, f0, f1, f2, f3, f4,
+                        FUSE_ROSENBROCK, fvec, terms, True)
                 _rosenbrock_terms(x, n, terms)
                 _pairwise_sum(terms, 0, D - 1, n, f, acc)
             if by_distance:
@@ -916,16 +924,7 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                 died, climbed = _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k,
                                           target, by_distance, next_rung)
             if ladder_hits is not None and climbed:
-                # The trials that climbed, gathered eight at a time without a branch (which
-                # trials climb is data: a branch per trial mispredicts).
-                m = 0
-                for i0 in range(0, n - 7, 8):
-                    m = _compress_below(least, next_rung, i0, climbers, m)
-                for i in range(n - n % 8, n):
-                    climbers[m] = i
-                    m += 1 if least[i] <= next_rung[i] else 0
-                _climb(_borrowed(ladder_hits), b0, climbers, m, least, rung, next_rung, rungs,
-                       n_rungs, k)
+                _climb(ladder_steps, b0, n, least, rung, next_rung, rungs, n_rungs, k, climbers)
             if died:
                 # A diverged trial is frozen at its last point while alive: the previous one.
                 for i in range(n):
@@ -942,7 +941,7 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                         points[r, k, d] = x[d, i]
                     gaps[r, k] = f[i] - f_star
         if ladder_hits is not None:  # _climb's writes ahead of the rungs reached
-            _unclimb(_borrowed(ladder_hits), b0, n, rung, n_rungs)
+            _unclimb(ladder_steps, b0, n, rung, n_rungs)
         # The trial's last point (where a diverged one is frozen), its distance to the nearest
         # minimiser, and the outcome (runner.finish).
         for i in range(n):
