@@ -237,6 +237,22 @@ def test_ecdf_figure_against_closed_form_runtimes(results):
     assert fraction[-1] == pytest.approx(np.isfinite(runtimes).mean())
 
 
+def _contrast_on_white(color) -> float:
+    """WCAG 2 contrast ratio of a colour against white."""
+    channels = np.array(to_rgba(color)[:3])
+    linear = np.where(channels <= 0.03928, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4)
+    luminance = linear @ [0.2126, 0.7152, 0.0722]
+    return 1.05 / (luminance + 0.05)
+
+
+def test_palette_lines_stand_out_on_white():
+    # WCAG's minimum for lines and marks is 3:1; Okabe-Ito's yellow (1.3:1) failed it.
+    assert len(set(plots.PALETTE)) == len(plots.PALETTE) >= plots.MAX_LINES
+    for color in plots.PALETTE:
+        assert _contrast_on_white(color) >= 3.0, color
+    assert _contrast_on_white("#F0E442") < 1.5  # the formula, on a known faint colour
+
+
 def test_every_figure_has_title_labels_and_a_stable_name(results):
     figures = plots.figures(results)
     names = [p.name for p in figures]

@@ -43,8 +43,10 @@ from .tables import MAX_SETTING_ROWS
 
 DPI = 150
 
-#: Okabe-Ito colours, ordered for contrast on white (their yellow last: it is faint on white).
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+#: Okabe-Ito's hues, ordered for contrast on white; their orange, sky blue and yellow darkened
+#: to a contrast of at least 3:1 against the white background (WCAG's minimum for lines and
+#: marks: Okabe-Ito's own are 2.3:1, 2.3:1 and 1.3:1, the yellow barely visible).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#B87E00", "#3D8BBF", "#000000", "#8A8424")
 REFERENCE_COLOR = "#8C8C8C"
 CONTOUR_COLOR = "#C8C8C8"
 DIVERGED_COLOR = "#D55E00"
