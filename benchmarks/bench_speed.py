@@ -6,7 +6,9 @@ variant does that same work in float64, or in float32 with ``--precision float32
 ``precision: float32``: points and optimizer arithmetic in float32, the function's value and
 gradient in float64, rounded; the peers compute everything in float32):
 
-* optbench      ``runner.run`` (compiled kernels, worker processes, chunks, all bookkeeping);
+* optbench      ``runner.run`` (compiled kernels, worker threads, chunks, all bookkeeping,
+                 and below ``runner.LADDER_MAX_TRIALS`` trials the COCO ladder of the ECDF);
+* optbench-noladder  the same run without the ladder (the work the peers do);
 * optbench-numpy the same runner on its NumPy reference loop (``engine="numpy"``);
 * torch-batched  ``torch.optim`` on one ``(T, D)`` tensor, gradient and bookkeeping as tensors;
 * torch-trial    ``torch.optim`` one trial at a time (timed on a sample, extrapolated);
@@ -21,7 +23,8 @@ Run from the repository root (torch, JAX and optax are optional: ``pip install t
     python3 benchmarks/bench_speed.py --precision float32
 
 Ratios are optbench's rate over each variant's, measured in the same run; compare them rather
-than absolute rates on a shared machine. optbench and JAX are timed as the best of ``--repeats``
+than absolute rates on a shared machine. Where optbench records the COCO ladder, the column
+"w/o ladder" gives the ratios of the same run without it. optbench and JAX are timed as the best of ``--repeats``
 runs after a warm-up (JAX's first call compiles; optbench's kernels are compiled before, and
 their compile time is reported on its own); the torch variants, slower by an order of magnitude,
 once. The last column is the share of a variant's trials whose first hit is optbench's: every
@@ -344,11 +347,21 @@ def main():
     # optbench first: its worker processes are forked before torch or JAX start their threads.
     rows: dict[str, list] = {}
     first_hits: dict[str, np.ndarray] = {}
+    without_ladder: dict[str, float] = {}
     for case, function, dim, optimizer, trials, steps in cases:
         elements = trials * dim * steps
         seconds, out = time_optbench(function, optimizer, trials, steps, repeats=args.repeats)
         first_hits[case] = out.outcomes.first_hit
         rows[case] = [("optbench", elements / seconds, None)]
+        if out.outcomes.ladder_hits is not None:
+            # The same run without the COCO ladder: the work the peers do.
+            runner.LADDER_MAX_TRIALS = 0
+            seconds, out = time_optbench(function, optimizer, trials, steps,
+                                         repeats=args.repeats)
+            runner.LADDER_MAX_TRIALS = cap
+            without_ladder[case] = elements / seconds
+            rows[case].append(("optbench-noladder", elements / seconds,
+                               out.outcomes.first_hit))
         if elements <= 2e8:
             seconds, out = time_optbench(function, optimizer, trials, steps, engine="numpy")
             rows[case].append(("optbench-numpy", elements / seconds, out.outcomes.first_hit))
@@ -371,19 +384,24 @@ def main():
                 s, _, n, hits = time_jax(function, optimizer, peer_trials, steps, chunk,
                                          args.repeats)
                 rows[case].append((label, n * dim * steps / s, hits))
-    print(f"{'case':<40}{'variant':<16}{'elem-updates/s':>16}{'optbench is':>14}"
-          f"{'same first hit':>16}")
+    print(f"{'case':<40}{'variant':<18}{'elem-updates/s':>16}{'optbench is':>14}"
+          f"{'w/o ladder':>12}{'same first hit':>16}")
     for case, *_ in cases:
         ours = rows[case][0][1]
         for label, rate, hits in rows[case]:
-            ratio = "" if label == "optbench" else f"{ours / rate:.1f}x"
+            ours_alone = label in ("optbench", "optbench-noladder")
+            ratio = "" if ours_alone else f"{ours / rate:.1f}x"
+            bare = without_ladder.get(case)
+            bare = "" if bare is None or ours_alone else f"{bare / rate:.1f}x"
             same = "" if hits is None else f"{same_first_hits(hits, first_hits[case]):.1%}"
-            print(f"{case:<40}{label:<16}{rate:>16.3g}{ratio:>14}{same:>16}")
+            print(f"{case:<40}{label:<18}{rate:>16.3g}{ratio:>14}{bare:>12}{same:>16}")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     print(f"peers ran on at most {PEER_ELEMENTS:.0e} coordinates a step and torch-trial on "
           f"{PER_TRIAL_SAMPLE} trials; their rates are extrapolated to the case. 'same first "
           f"hit': the share of the trials a variant ran whose first step with f - f* <= "
-          f"{TARGET:g} (or none) is optbench's.")
+          f"{TARGET:g} (or none) is optbench's. Runs of up to {cap:,} trials also record the "
+          f"COCO ladder (each trial's first step on 51 targets, for the ECDF), which the peers "
+          f"do not: 'w/o ladder' is the ratio of optbench-noladder, the same run without it.")
 
 
 if __name__ == "__main__":
