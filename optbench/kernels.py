@@ -78,6 +78,24 @@ except AttributeError:  # pragma: no cover - a numba whose cache internals moved
 #: loops vectorize).
 _JIT = {"nogil": True, "error_model": "numpy"}
 
+
+def _enable_noalias() -> dict:
+    """numba's ``noalias`` flag as a jit option (its parallel loops set it; njit does not
+    expose it): the arrays of a function so compiled promise LLVM that they do not overlap,
+    which spares each vectorized loop its run-time overlap checks (a few hundred instructions
+    on every entry, as much as the loop itself on short blocks). Returns the options to add,
+    none where numba's options moved."""
+    from numba.core import cpu, options
+
+    if not hasattr(options.TargetOptions, "Mapping"):  # pragma: no cover
+        return {}
+    cpu.CPUTargetOptions.noalias = options.TargetOptions.Mapping("noalias")
+    return {"noalias": True}
+
+
+#: Options of the loops over a block whose array arguments never overlap.
+_DISJOINT = {**_JIT, **_enable_noalias()}
+
 # ---------------------------------------------------------------------------------------------
 # fma and lerp in compiled code
 
@@ -299,7 +317,7 @@ PARABOLOID, ROSENBROCK = 0, 1
 CONVERGED, DIVERGED, UNFINISHED = 0, 1, 2
 
 
-@njit(**_JIT)
+@njit(**_DISJOINT)
 def _pairwise_leaf(terms, lo, count, n, out, acc):
     """NumPy's pairwise summation of at most 128 terms: 8 accumulators, then the rest."""
     if count < 8:
@@ -327,7 +345,7 @@ def _pairwise_leaf(terms, lo, count, n, out, acc):
         d += 1
 
 
-@njit(**_JIT)
+@njit(**_DISJOINT)
 def _pairwise_sum(terms, lo, count, n, out, acc):
     """``out[i] = sum(terms[lo:lo+count, i])`` in the order of NumPy's pairwise summation.
 
@@ -363,7 +381,7 @@ def _pairwise_sum(terms, lo, count, n, out, acc):
         out[i] = values[0, i]
 
 
-@njit(**_JIT)
+@njit(**_DISJOINT)
 def _value(fn, fvec, fscalar, x, n, f, terms, acc):
     """``f (n,)`` at ``x (D, n)``: functions.py's arithmetic, in its order (the gradient is
     recomputed where it is used, :func:`_gradient`)."""
@@ -383,7 +401,7 @@ def _value(fn, fvec, fscalar, x, n, f, terms, acc):
         _pairwise_sum(terms, 0, D - 1, n, f, acc)
 
 
-@njit(**_JIT)
+@njit(**_DISJOINT)
 def _distance(x, n, minimizers, out, terms, acc, best):
     """Distance from each column of ``x (D, n)`` to its nearest minimiser, as functions.py."""
     D = x.shape[0]
@@ -474,7 +492,7 @@ def _value_term_compiled(x_new, fused, a, value, d, v, i):
     return lambda x_new, fused, a, value, d, v, i: None
 
 
-@njit(**_JIT)
+@njit(**_DISJOINT)
 def _rosenbrock_terms(x, n, terms):
     """``terms[d] = 100 (x_{d+1} - x_d^2)^2 + (1 - x_d)^2``, as functions.py."""
     for d in range(x.shape[0] - 1):
@@ -491,7 +509,7 @@ def _run(runs, r):
     return np.uint64(runs[r, 0]), np.uint64(runs[r, 1]), runs[r, 2]
 
 
-@njit(**_JIT)
+@njit(**_DISJOINT)
 def _sgd_block(x, x_in, buf, runs, n_runs, step, table, wd, nesterov, maximize, fused, fvec,
                value, by_coordinate):
     literally(nesterov)
@@ -513,7 +531,7 @@ def _sgd_block(x, x_in, buf, runs, n_runs, step, table, wd, nesterov, maximize, 
                 _value_term(x_new, fused, a, value, d, v, i)
 
 
-@njit(**_JIT)
+@njit(**_DISJOINT)
 def _adagrad_block(x, x_in, state_sum, runs, n_runs, step, table, wd, maximize, fused, fvec,
                    value, by_coordinate):
     literally(maximize)
@@ -533,7 +551,7 @@ def _adagrad_block(x, x_in, state_sum, runs, n_runs, step, table, wd, maximize, 
                 _value_term(x_new, fused, a, value, d, v, i)
 
 
-@njit(**_JIT)
+@njit(**_DISJOINT)
 def _rmsprop_run(x, x_in, square_avg, grad_avg, buf, lo, hi, step, lr, alpha, eps,
                  weight_decay, momentum, maximize, first_gradient, fused, fvec, value,
                  by_coordinate):
@@ -576,7 +594,7 @@ def _rmsprop_block(x, x_in, square_avg, grad_avg, buf, runs, n_runs, step, table
                          by_coordinate)
 
 
-@njit(**_JIT)
+@njit(**_DISJOINT)
 def _adam_block(x, x_in, exp_avg, exp_avg_sq, max_exp_avg_sq, runs, n_runs, step, table, wd,
                 decoupled_weight_decay, maximize, bias_correction, first_gradient, fused, fvec,
                 value, by_coordinate):
@@ -655,7 +673,7 @@ def _update(x, x_in, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsprop
                        fvec, value, by_coordinate)
 
 
-@njit(**_JIT)
+@njit(**_DISJOINT)
 def _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k, target, by_distance,
               next_rung):
     """Step ``k``'s bookkeeping over a block; returns whether any trial diverged at it, and
@@ -698,7 +716,7 @@ def _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k, target, by_dist
 _CLIMB = 4
 
 
-@njit(**_JIT)
+@njit(**_DISJOINT)
 def _climb(ladder_hits, b0, n, least, rung, next_rung, rungs, n_rungs, k, climbers):
     """The trials of the block (rows ``b0 .. b0 + n`` of ``ladder_hits``) whose best gaps
     reached their next rungs at step ``k`` climb every rung at or above their best gaps.
@@ -736,7 +754,7 @@ def _climb(ladder_hits, b0, n, least, rung, next_rung, rungs, n_rungs, k, climbe
         next_rung[i] = rungs[r]
 
 
-@njit(**_JIT)
+@njit(**_DISJOINT)
 def _unclimb(ladder_hits, b0, n, rung, n_rungs):
     """-1 again where :func:`_climb` wrote ahead of the rungs a trial reached: its last climb
     wrote at most ``_CLIMB - 1`` entries past them (each climb overwrites the previous one's)."""
