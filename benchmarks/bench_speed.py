@@ -24,10 +24,10 @@ Run from the repository root (torch, JAX and optax are optional: ``pip install t
 
 Ratios are optbench's rate over each variant's, measured in the same run; compare them rather
 than absolute rates on a shared machine. Where optbench records the COCO ladder, the column
-"w/o ladder" gives the ratios of the same run without it. optbench and JAX are timed as the best of ``--repeats``
-runs after a warm-up (JAX's first call compiles; optbench's kernels are compiled before, and
-their compile time is reported on its own); the torch variants, slower by an order of magnitude,
-once. The last column is the share of a variant's trials whose first hit is optbench's: every
+"w/o ladder" gives the ratios of the same run without it. optbench and JAX are timed as the
+best of ``--repeats`` runs after a warm-up (JAX's first call compiles; optbench's kernels are
+compiled before, and their compile time is reported on its own); the torch variants, slower by
+an order of magnitude, once. The last column is the share of a variant's trials whose first hit is optbench's: every
 variant runs the same trials from the same start points (``tests/test_bench.py`` checks that
 they agree).
 """
