@@ -203,3 +203,17 @@ def test_ladder_climbs_of_every_height():
     heights = np.concatenate([np.unique(row[row > 0], return_counts=True)[1] for row in hits])
     assert (heights == 1).any() and ((heights > 1) & (heights <= 4)).any() and (heights > 4).any()
     assert (reference[0]["status"] == runner.DIVERGED).any()
+
+
+def test_block_loops_promise_llvm_disjoint_arrays():
+    # numba's noalias flag reaches LLVM (it spares every vectorized loop its run-time overlap
+    # checks); a numba that dropped the option would compile them, slower, without it.
+    assert kernels._DISJOINT.get("noalias") is True
+    x, terms = np.ones((3, 4)), np.empty((2, 4))
+    kernels._rosenbrock_terms(x, 4, terms)
+    ir = kernels._rosenbrock_terms.inspect_llvm(kernels._rosenbrock_terms.signatures[0])
+    (define,) = [line for line in ir.splitlines()
+                 if line.startswith("define") and "@_ZN8optbench7kernels17_rosenbrock_terms" in line]
+    # Always on the return and exception slots; here also on the arrays' pointers.
+    assert define.count("noalias") > 2
+    np.testing.assert_array_equal(terms, 0.0)  # Rosenbrock's terms vanish at its minimum
