@@ -104,14 +104,22 @@ optimizers:
     return cfg.loads(text, source="bench.yaml")
 
 
-def time_optbench(function, optimizer, trials, steps, engine="numba", workers=None, repeats=1):
-    """Seconds of ``runner.run`` (best of ``repeats``): planning, chunks, kernels, outcomes."""
+def time_optbench(function, optimizer, trials, steps, engine="numba", workers=None, repeats=1,
+                  ladder=True):
+    """Seconds of ``runner.run`` (best of ``repeats``): planning, chunks, kernels, outcomes;
+    without the COCO ladder if ``ladder`` is False (else as users run it: below
+    ``runner.LADDER_MAX_TRIALS`` trials, with it)."""
     config = optbench_config(function, optimizer, trials, steps)
-    best = np.inf
-    for _ in range(repeats):
-        started = time.perf_counter()
-        out = runner.run(config, workers=workers, engine=engine)
-        best = min(best, time.perf_counter() - started)
+    cap = runner.LADDER_MAX_TRIALS
+    runner.LADDER_MAX_TRIALS = cap if ladder else 0
+    try:
+        best = np.inf
+        for _ in range(repeats):
+            started = time.perf_counter()
+            out = runner.run(config, workers=workers, engine=engine)
+            best = min(best, time.perf_counter() - started)
+    finally:
+        runner.LADDER_MAX_TRIALS = cap
     assert out.execution["trials_per_loop"][engine] == trials
     return best, out
 
@@ -330,13 +338,10 @@ def main():
           f"{times['cached']:.2f} s")
     # Warm every kernel variant the cases use (with and without the COCO ladder, which runs of
     # more than runner.LADDER_MAX_TRIALS trials skip), so the runs below time the loops only.
-    cap = runner.LADDER_MAX_TRIALS
-    for ladder_cap in (cap, 0):
-        runner.LADDER_MAX_TRIALS = ladder_cap
+    for ladder in (True, False):
         for optimizer in OPTIMIZERS:
             for function in FUNCTIONS:
-                time_optbench(function, optimizer, 16, 2, workers=1)
-    runner.LADDER_MAX_TRIALS = cap
+                time_optbench(function, optimizer, 16, 2, workers=1, ladder=ladder)
     cases = []
     for function, dim in FUNCTIONS.items():
         for optimizer in OPTIMIZERS:
@@ -355,10 +360,8 @@ def main():
         rows[case] = [("optbench", elements / seconds, None)]
         if out.outcomes.ladder_hits is not None:
             # The same run without the COCO ladder: the work the peers do.
-            runner.LADDER_MAX_TRIALS = 0
             seconds, out = time_optbench(function, optimizer, trials, steps,
-                                         repeats=args.repeats)
-            runner.LADDER_MAX_TRIALS = cap
+                                         repeats=args.repeats, ladder=False)
             without_ladder[case] = elements / seconds
             rows[case].append(("optbench-noladder", elements / seconds,
                                out.outcomes.first_hit))
@@ -391,15 +394,16 @@ def main():
         for label, rate, hits in rows[case]:
             ours_alone = label in ("optbench", "optbench-noladder")
             ratio = "" if ours_alone else f"{ours / rate:.1f}x"
-            bare = without_ladder.get(case)
-            bare = "" if bare is None or ours_alone else f"{bare / rate:.1f}x"
+            bare_rate = without_ladder.get(case)
+            bare = "" if bare_rate is None or ours_alone else f"{bare_rate / rate:.1f}x"
             same = "" if hits is None else f"{same_first_hits(hits, first_hits[case]):.1%}"
             print(f"{case:<40}{label:<18}{rate:>16.3g}{ratio:>14}{bare:>12}{same:>16}")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     print(f"peers ran on at most {PEER_ELEMENTS:.0e} coordinates a step and torch-trial on "
           f"{PER_TRIAL_SAMPLE} trials; their rates are extrapolated to the case. 'same first "
           f"hit': the share of the trials a variant ran whose first step with f - f* <= "
-          f"{TARGET:g} (or none) is optbench's. Runs of up to {cap:,} trials also record the "
+          f"{TARGET:g} (or none) is optbench's. Runs of up to {runner.LADDER_MAX_TRIALS:,} "
+          f"trials also record the "
           f"COCO ladder (each trial's first step on 51 targets, for the ECDF), which the peers "
           f"do not: 'w/o ladder' is the ratio of optbench-noladder, the same run without it.")
 

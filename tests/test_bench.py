@@ -91,3 +91,16 @@ def test_same_first_hits_counts_agreement(bench):
     reference = np.array([3, -1, 7, 7])
     assert bench.same_first_hits(np.array([3, -1, 8]), reference) == pytest.approx(2 / 3)
     assert bench.same_first_hits(np.array([3, -5]), reference) == 1.0  # any negative: none
+
+
+def test_optbench_without_the_ladder_does_the_same_work(bench):
+    from optbench import runner
+
+    cap = runner.LADDER_MAX_TRIALS
+    _, with_ladder = bench.time_optbench("paraboloid-2d", "adam", TRIALS, 50, engine="numpy",
+                                         workers=1)
+    _, without = bench.time_optbench("paraboloid-2d", "adam", TRIALS, 50, engine="numpy",
+                                     workers=1, ladder=False)
+    assert with_ladder.outcomes.ladder_hits is not None and without.outcomes.ladder_hits is None
+    np.testing.assert_array_equal(without.outcomes.first_hit, with_ladder.outcomes.first_hit)
+    assert runner.LADDER_MAX_TRIALS == cap  # restored for the runs after it
