@@ -33,7 +33,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import literally, njit
-from numba.core import types
+from numba.core import cgutils, types
 from numba.extending import intrinsic, overload
 
 from . import functions as _functions
@@ -766,10 +766,154 @@ def _unclimb(ladder_hits, b0, n, rung, n_rungs):
                 ladder_hits[np.uint64(b0) + i, min(r + np.uint64(c), last)] = -1
 
 
+# ---------------------------------------------------------------------------------------------
+# SGD on the 2-D paraboloid, strip by strip: a strip of ``LANES`` trials runs every step before
+# the next strip starts.
+#
+# The passes over a block above move each trial's point, state and bookkeeping between the core
+# and the cache at every step: some 20 loads and stores a trial-step, which bound SGD (a few
+# multiply-adds a coordinate) at ~2.7 cycles a trial-step, where Adam's square root and division
+# cost more than the traffic. A strip keeps its trials in arrays on the stack that LLVM turns
+# into vector registers (the points and momentum buffers; the bookkeeping stays in the L1
+# cache): 1e5 trials x 200 steps of SGD-momentum, one core, 13-15 -> 10-11 ms. A divergence is
+# recorded in the lanes too (selects, no branch); the ladder's climbs, frequent under SGD (a
+# trial-step in seven), would take the lanes out of the registers nearly every step, so runs
+# with a ladder keep the block loops.
+
+#: Trials a strip runs together: two AVX-512 vectors of float64 a quantity, two independent
+#: chains of dependent updates per step.
+LANES = 16
+#: The dimension the strips are compiled for (the book's figures, and most sweeps' maps).
+STRIP_DIM = 2
+
+
+@intrinsic
+def _lanes(typingctx, like, rows):
+    """A ``(rows, LANES)`` array of ``like``'s floating type on the stack of the function
+    (``rows`` a literal): once every index is a constant, LLVM keeps it in registers."""
+    if not isinstance(rows, types.IntegerLiteral):
+        return None
+    dtype = like.dtype if isinstance(like, types.Array) else like
+    shape = (rows.literal_value, LANES)
+    array_type = types.Array(dtype, 2, "C")
+
+    def codegen(context, builder, signature, args):
+        item = context.get_data_type(dtype)
+        storage = cgutils.alloca_once(builder, ir.ArrayType(item, shape[0] * shape[1]))
+        intp = context.get_value_type(types.intp)
+        size = context.get_abi_sizeof(item)
+        array = context.make_array(array_type)(context, builder)
+        context.populate_array(
+            array, data=builder.bitcast(storage, item.as_pointer()),
+            shape=[ir.Constant(intp, v) for v in shape],
+            strides=[ir.Constant(intp, shape[1] * size), ir.Constant(intp, size)],
+            itemsize=ir.Constant(intp, size), meminfo=None)
+        return array._getvalue()
+
+    return array_type(like, rows), codegen
+
+
+def _lanes_of(array, rows):
+    """:func:`_lanes` like ``array``, or None where ``array`` is None (an absent state)."""
+
+
+@overload(_lanes_of, inline="always", prefer_literal=True)
+def _lanes_of_compiled(array, rows):
+    if isinstance(array, types.NoneType):
+        return lambda array, rows: None
+    return lambda array, rows: _lanes(array, rows)
+
+
+@njit(**_DISJOINT)
+def _sgd_strips(x, buf, f, least, hit, outside, bound, died_at, last_gap, frozen, b0, n, steps,
+                table, wd, row_setting, nesterov, maximize, fvec, target):
+    """Steps 1..``steps`` of SGD on the block's ``n`` trials of a 2-D paraboloid (``f* = 0``, a
+    gap target, no ladder), ``LANES`` at a time: each step as :func:`_sgd_block` (the update,
+    and the value summed as :func:`_value_term`), :func:`_bookkeep` and :func:`run_chunk` (a
+    divergence) compute it, bit for bit.
+
+    The block's arrays hold the state after step 0 and get it after the last step. The last
+    strip's lanes past ``n`` run trial ``n - 1`` again in the block's spare rows (the block
+    size a multiple of ``LANES``), so that every strip loads and stores whole vectors.
+    """
+    literally(nesterov)
+    literally(maximize)
+    nesterov, maximize = _constant(nesterov), _constant(maximize)
+    dims = STRIP_DIM
+    # Every index of these is a constant once the loops over the lanes are unrolled, every lane
+    # is written at every step (selects, not conditional stores) and the previous point is
+    # kept as the new one is made (a copy loop after would become a memcpy): otherwise LLVM
+    # leaves them in memory.
+    point, momentum_buf = _lanes(x, dims), _lanes_of(buf, dims)
+    value, best, limit = _lanes(0.0, 1), _lanes(0.0, 1), _lanes(0.0, 1)
+    hits, outs, died = _lanes(np.int32(0), 1), _lanes(np.int32(0), 1), _lanes(np.int32(0), 1)
+    frozen_point, frozen_gap = _lanes(x, dims), _lanes(0.0, 1)
+    last_point, new_value = _lanes(x, dims), _lanes(0.0, 1)
+    settings, decay = _lanes(0.0, 3), _lanes_of(wd, 1)  # lr, momentum, dampening; weight decay
+    # The last strip's lanes past n: trial n - 1 again, in the block's spare rows.
+    for i in range(n, min(-(-n // LANES) * LANES, x.shape[1])):
+        for d in range(dims):
+            x[d, i], frozen[d, i] = x[d, n - 1], frozen[d, n - 1]
+            _store(buf, d, i, _entry(buf, d, n - 1))
+        f[i], least[i], hit[i], outside[i] = f[n - 1], least[n - 1], hit[n - 1], outside[n - 1]
+        bound[i], died_at[i], last_gap[i] = bound[n - 1], died_at[n - 1], last_gap[n - 1]
+    for i0 in range(0, n, LANES):
+        for j in range(LANES):
+            i = i0 + j
+            for d in range(dims):
+                point[d, j], frozen_point[d, j] = x[d, i], frozen[d, i]
+                _store(momentum_buf, d, j, _entry(buf, d, i))
+            value[0, j], best[0, j], hits[0, j], outs[0, j] = f[i], least[i], hit[i], outside[i]
+            limit[0, j], died[0, j], frozen_gap[0, j] = bound[i], died_at[i], last_gap[i]
+            s = row_setting[b0 + min(i, n - 1)]
+            for c in range(3):
+                settings[c, j] = table[s, c]
+            _store(decay, 0, j, _item(wd, s))
+        for k_step in range(1, steps + 1):
+            k, step = np.int32(k_step), float(k_step)
+            for j in range(LANES):
+                lr, momentum, dampening = settings[0, j], settings[1, j], settings[2, j]
+                weight_decay = _entry(decay, 0, j)
+                gap = -0.0
+                for d in range(dims):
+                    a = fvec[d]
+                    x_new, b = _sgd_rule(point[d, j], _gradient(point, d, j, FUSE_PARABOLOID, a),
+                                         _entry(momentum_buf, d, j), step, lr, momentum,
+                                         dampening, weight_decay, nesterov, maximize)
+                    _store(momentum_buf, d, j, b)
+                    gap = gap + a * x_new * x_new  # the value, summed as _value_term's
+                    last_point[d, j] = point[d, j]
+                    point[d, j] = x_new
+                new_value[0, j] = gap
+            for j in range(LANES):
+                gap = new_value[0, j]
+                ok = gap <= limit[0, j]  # False for NaN
+                was = best[0, j]
+                inside = gap <= target
+                best[0, j] = gap if ok and gap < was else was
+                hits[0, j] = k if ok and inside and was > target else hits[0, j]
+                outs[0, j] = k if ok and not inside else outs[0, j]
+                # A trial that diverges is frozen at its last point while alive.
+                dies = (not ok) and limit[0, j] > -np.inf
+                died[0, j] = k if dies else died[0, j]
+                frozen_gap[0, j] = value[0, j] if dies else frozen_gap[0, j]
+                for d in range(dims):
+                    frozen_point[d, j] = last_point[d, j] if dies else frozen_point[d, j]
+                limit[0, j] = -np.inf if dies else limit[0, j]
+                value[0, j] = gap
+        for j in range(LANES):  # (lanes past n into the spare rows)
+            i = i0 + j
+            for d in range(dims):
+                x[d, i], frozen[d, i] = point[d, j], frozen_point[d, j]
+                _store(buf, d, i, _entry(momentum_buf, d, j))
+            f[i], least[i], hit[i], outside[i] = value[0, j], best[0, j], hits[0, j], outs[0, j]
+            bound[i], died_at[i], last_gap[i] = limit[0, j], died[0, j], frozen_gap[0, j]
+
+
 @njit(cache=True, **_JIT)
 def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x0, row_setting,
               fn, fvec, fscalar, f_star, minimizers, steps, by_distance, target, bound_is_gap,
-              divergence, record_rows, points, gaps, block, status, first_hit, settled,
+              divergence, record_rows, points, gaps, block, strips, status, first_hit, settled,
               diverged_at, final_gap, best_gap, final_distance, ladder, ladder_hits):
     """Run ``steps`` updates of every trial of ``x0 (T, D)``; fill the per-trial outputs.
 
@@ -915,7 +1059,14 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             for d in range(D):
                 points[r, 0, d] = x[d, i]
             gaps[r, 0] = f[i] - f_star
-        for k_step in range(1, steps + 1):
+        # SGD without a ladder on a 2-D paraboloid (strips, as run_trials decides): strip by
+        # strip, where the block records no path.
+        last_step = steps
+        if sgd is not None and ladder_hits is None and strips and r_first == r_last:
+            _sgd_strips(x, state0, f, least, hit, outside, bound, died_at, last_gap, frozen, b0,
+                        n, steps, sgd_table, wd_column, row_setting, f0, f1, fvec, target)
+            last_step = 0
+        for k_step in range(1, last_step + 1):
             k = np.int32(k_step)
             x, x_in = x_in, x
             f, f_in = f_in, f
@@ -1013,6 +1164,14 @@ def block_size(dim: int) -> int:
     return int(max(8, min(4096, 16384 // dim)))
 
 
+def uses_strips(optimizer: str, code: int, dim: int, target_kind: str, ladder) -> bool:
+    """Whether :func:`run_trials` runs these trials strip by strip (:func:`_sgd_strips`): SGD
+    on a 2-D paraboloid (``code``, :func:`function_code`'s), a gap target and no ladder; the
+    blocks that record a path keep the block loops."""
+    return (optimizer == "sgd" and code == PARABOLOID and dim == STRIP_DIM
+            and target_kind == "gap" and ladder is None and block_size(dim) % LANES == 0)
+
+
 def _settings(optimizer: str, names: tuple, hyperparameters: dict, group_ids: np.ndarray):
     """Per-group table ``(S, len(names))`` of hyperparameters and each row's group ``(T,)``."""
     starts = np.flatnonzero(np.r_[True, group_ids[1:] != group_ids[:-1]])
@@ -1077,7 +1236,7 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
                x0: np.ndarray, group_ids: np.ndarray, steps: int, *, target_kind: str,
                target: float, divergence_kind: str, divergence: float,
                record_rows: np.ndarray, ladder: np.ndarray | None = None,
-               out: dict | None = None, precision: str = "float64",
+               out: dict | None = None, precision: str = "float64", strips: bool = True,
                ) -> tuple[dict, np.ndarray, np.ndarray]:
     """The compiled counterpart of the loop of :func:`optbench.runner.run_trials`.
 
@@ -1088,7 +1247,9 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     ``ladder_hits (T, L)`` when a descending ``ladder`` of targets is given, else None) and the
     recorded ``points``, ``gaps``. ``out`` may give the arrays to fill (the run's own, so that
     outcomes are written once, in place). ``precision`` (``float64`` or ``float32``) is the type
-    of the points and states, as the NumPy loop's.
+    of the points and states, as the NumPy loop's. ``strips`` False keeps SGD on the 2-D
+    paraboloid in the block loops (:func:`uses_strips`), for comparison: the results are the
+    same, bit for bit.
     """
     spec = _opt.OPTIMIZERS[optimizer]
     code, fvec, fscalar = function_code(function, params)
@@ -1100,6 +1261,7 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     flags = {name: _flag(name, options, spec) for name in FLAGS[optimizer]}
     B = block_size(D)
     dtype = np.dtype(precision)
+    strips = strips and uses_strips(optimizer, code, D, target_kind, ladder)
 
     def buffer(wanted=True):
         return np.zeros((D, B), dtype=dtype) if wanted else None
@@ -1139,11 +1301,11 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
             0.0 if code == PARABOLOID else float(objective.f_star),
             np.ascontiguousarray(objective.minimizers, dtype=np.float64), int(steps),
             by_distance, float(target), divergence_kind == "gap", float(divergence),
-            record_rows, points, gaps, B, out["status"], out["first_hit"], out["settled"],
-            out["diverged_at"], out["final_gap"], out["best_gap"], out["final_distance"], ladder,
-            out["ladder_hits"],
+            record_rows, points, gaps, B, strips, out["status"], out["first_hit"],
+            out["settled"], out["diverged_at"], out["final_gap"], out["best_gap"],
+            out["final_distance"], ladder, out["ladder_hits"],
         )
     return out, points, gaps
 
 
-__all__ = ["block_size", "run_trials", "supports"]
+__all__ = ["block_size", "run_trials", "supports", "uses_strips"]

@@ -217,3 +217,58 @@ def test_block_loops_promise_llvm_disjoint_arrays():
     # Always on the return and exception slots; here also on the arrays' pointers.
     assert define.count("noalias") > 2
     np.testing.assert_array_equal(terms, 0.0)  # Rosenbrock's terms vanish at its minimum
+
+
+def test_what_runs_strip_by_strip():
+    assert kernels.uses_strips("sgd", kernels.PARABOLOID, 2, "gap", None)
+    assert not kernels.uses_strips("sgd", kernels.PARABOLOID, 2, "gap", runner.LADDER)
+    assert not kernels.uses_strips("sgd", kernels.PARABOLOID, 2, "distance", None)
+    assert not kernels.uses_strips("sgd", kernels.PARABOLOID, 3, "gap", None)
+    assert not kernels.uses_strips("sgd", kernels.ROSENBROCK, 2, "gap", None)
+    assert not kernels.uses_strips("adam", kernels.PARABOLOID, 2, "gap", None)
+    assert kernels.block_size(kernels.STRIP_DIM) % kernels.LANES == 0
+
+
+STRIP_CASES = [
+    ({}, "float64"),
+    ({"nesterov": True, "momentum": 0.8}, "float64"),
+    ({"momentum": 0.5, "dampening": 0.3, "weight_decay": 0.01}, "float64"),
+    ({}, "float32"),
+]
+
+
+@pytest.mark.parametrize(("static", "precision"), STRIP_CASES,
+                         ids=[f"{'-'.join(s) or 'sgd'}-{p}" for s, p in STRIP_CASES])
+def test_sgd_strips_are_the_block_loops_bit_for_bit(static, precision):
+    """SGD on a 2-D paraboloid without a ladder runs kernels.LANES trials at a time, each kept
+    for every step: the same outcomes as the block loops, bit for bit, and as the NumPy loop.
+
+    1030 trials a group (strips that mix settings), two blocks (the second records a path, so
+    it keeps the block loops), a last strip that is not full, and divergences."""
+    x0, group_ids, options = sweep(1030, {"lr": [0.05, 0.2, 0.45, 1.2],
+                                          "momentum": [0.5, 0.0, 0.9, 0.0]}, dim=2, box=5.0)
+    options.update({k: np.full(len(x0), v) if isinstance(v, float) else v
+                    for k, v in static.items()})
+    assert kernels.block_size(2) < len(x0) < 2 * kernels.block_size(2)
+    assert len(x0) % kernels.LANES
+    objective = functions.make_function(PARABOLOID[0], **PARABOLOID[1])
+    rules = {"target_kind": "gap", "target": 1e-6, "divergence_kind": "factor",
+             "divergence": 1e6, "record_rows": np.array([len(x0) - 5]), "ladder": None,
+             "precision": precision}
+    strips, blocks = (kernels.run_trials(*PARABOLOID, objective, "sgd", options, x0, group_ids,
+                                         STEPS, **rules, strips=by_strips)
+                      for by_strips in (True, False))
+    for name, want in blocks[0].items():
+        if want is not None:
+            np.testing.assert_array_equal(strips[0][name], want, err_msg=name)
+    np.testing.assert_array_equal(strips[1], blocks[1])
+    np.testing.assert_array_equal(strips[2], blocks[2])
+    statuses = set(blocks[0]["status"])
+    assert {runner.CONVERGED, runner.DIVERGED} <= statuses
+    assert (blocks[0]["settled"] > 0).any()
+    if precision == "float64":
+        reference = runner.run_trials(objective, optimizers.make_optimizer("sgd", **options), x0,
+                                      STEPS, **{k: v for k, v in rules.items()
+                                                if k not in ("ladder", "precision")},
+                                      ladder=False)
+        assert_same(reference, strips)
