@@ -122,6 +122,19 @@ def test_start_points_drawn_on_demand_are_the_same(config, reference, monkeypatc
         assert_identical(out, reference["numba"])
 
 
+@pytest.mark.parametrize("box", [[[-5.0, 5.0]] * 3, [[-5.0, 5.0], [-1.0, 2.0], [0.0, 0.5]]])
+def test_random_start_points_are_numpys_uniform_draws(box):
+    """Rows i:j of the start points are rows i:j of
+    np.random.default_rng(seed).uniform(low, high, size=(S, D)), whatever the box."""
+    from optbench import sweep
+
+    low, high = np.array(box).T
+    points = sweep.RandomStartPoints(42, low, high, 1000)
+    every = np.random.default_rng(42).uniform(low, high, size=(1000, 3))
+    np.testing.assert_array_equal(points.rows(0, 1000), every)
+    np.testing.assert_array_equal(points.rows(333, 777), every[333:777])
+
+
 def test_noisy_trials_see_noise(config, reference):
     out = reference["numpy"]
     noisy = out.outcomes.group >= out.plan.batches[4].first_group
