@@ -1042,15 +1042,16 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             # A trial that starts inside a gap target is not diverged for moving within it.
             scale = target if not by_distance and gap < target else gap
             scale = max(scale, tiny)  # NaN stays NaN, as np.maximum
-            bound[i] = divergence if bound_is_gap else divergence * scale
-            if not ok:
-                bound[i] = -np.inf  # a diverged trial's bound: no gap is within it again
-            for d in range(D):
+            # A diverged trial's bound: no gap is within it again.
+            bound[i] = (divergence if bound_is_gap else divergence * scale) if ok else -np.inf
+        # (Loops of their own, over contiguous rows: the one above vectorizes.)
+        for d in range(D):
+            for i in range(n):
                 frozen[d, i] = x[d, i]
-            if ladder_hits is not None:
+        if ladder_hits is not None:  # the rungs reached at the start
+            for i in range(n):
                 rung[i] = 0
                 next_rung[i] = rungs[0]
-        if ladder_hits is not None:  # the rungs reached at the start
             ladder_hits[b0:b0 + n, :] = -1
             _climb(ladder_steps, b0, n, least, rung, next_rung, rungs, n_rungs, np.int32(0),
                    climbers)
@@ -1113,10 +1114,9 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             _unclimb(ladder_steps, b0, n, rung, n_rungs)
         # The trial's last point (where a diverged one is frozen), its distance to the nearest
         # minimiser, and the outcome (runner.finish).
-        for i in range(n):
-            if died_at[i] >= 0:
-                for d in range(D):
-                    x[d, i] = frozen[d, i]
+        for d in range(D):
+            for i in range(n):
+                x[d, i] = frozen[d, i] if died_at[i] >= 0 else x[d, i]
         _distance(x, n, minimizers, crit, terms, acc, best)
         for i in range(n):
             t = b0 + i
@@ -1175,7 +1175,8 @@ def uses_strips(optimizer: str, code: int, dim: int, target_kind: str, ladder) -
 def _settings(optimizer: str, names: tuple, hyperparameters: dict, group_ids: np.ndarray):
     """Per-group table ``(S, len(names))`` of hyperparameters and each row's group ``(T,)``."""
     starts = np.flatnonzero(np.r_[True, group_ids[1:] != group_ids[:-1]])
-    row_setting = (np.cumsum(np.r_[True, group_ids[1:] != group_ids[:-1]]) - 1).astype(np.int64)
+    row_setting = np.repeat(np.arange(len(starts), dtype=np.int64),
+                            np.diff(np.r_[starts, len(group_ids)]))
     spec = _opt.OPTIMIZERS[optimizer]
     columns = []
     for column in names:
