@@ -775,10 +775,10 @@ def _unclimb(ladder_hits, b0, n, rung, n_rungs):
 # multiply-adds a coordinate) at ~2.7 cycles a trial-step, where Adam's square root and division
 # cost more than the traffic. A strip keeps its trials in arrays on the stack that LLVM turns
 # into vector registers (the points and momentum buffers; the bookkeeping stays in the L1
-# cache): 1e5 trials x 200 steps of SGD-momentum, one core, 13-15 -> 10-11 ms. A divergence is
-# recorded in the lanes too (selects, no branch); the ladder's climbs, frequent under SGD (a
-# trial-step in seven), would take the lanes out of the registers nearly every step, so runs
-# with a ladder keep the block loops.
+# cache): 1e5 trials x 200 steps of SGD-momentum, one core, 12.3-14.5 -> 9.2-10.6 ms. A
+# divergence is recorded in the lanes too (selects, no branch); the ladder's climbs, frequent
+# under SGD (a trial-step in seven), would take the lanes out of the registers nearly every
+# step, so runs with a ladder keep the block loops.
 
 #: Trials a strip runs together: two AVX-512 vectors of float64 a quantity, two independent
 #: chains of dependent updates per step.
@@ -789,8 +789,9 @@ STRIP_DIM = 2
 
 @intrinsic
 def _lanes(typingctx, like, rows):
-    """A ``(rows, LANES)`` array of ``like``'s floating type on the stack of the function
-    (``rows`` a literal): once every index is a constant, LLVM keeps it in registers."""
+    """A ``(rows, LANES)`` array of ``like``'s type (an array's dtype, or a scalar's) on the
+    stack of the function (``rows`` a literal): once every index is a constant, LLVM can keep it
+    in registers."""
     if not isinstance(rows, types.IntegerLiteral):
         return None
     dtype = like.dtype if isinstance(like, types.Array) else like
@@ -845,8 +846,9 @@ def _sgd_strips(x, buf, f, least, hit, outside, bound, died_at, last_gap, frozen
     dims = STRIP_DIM
     # Every index of these is a constant once the loops over the lanes are unrolled, every lane
     # is written at every step (selects, not conditional stores) and the previous point is
-    # kept as the new one is made (a copy loop after would become a memcpy): otherwise LLVM
-    # leaves them in memory.
+    # kept as the new one is made (a copy loop after would become a memcpy): so the points and
+    # momentum buffers stay in registers (LLVM still leaves the bookkeeping lanes on the stack,
+    # in the L1 cache).
     point, momentum_buf = _lanes(x, dims), _lanes_of(buf, dims)
     value, best, limit = _lanes(0.0, 1), _lanes(0.0, 1), _lanes(0.0, 1)
     hits, outs, died = _lanes(np.int32(0), 1), _lanes(np.int32(0), 1), _lanes(np.int32(0), 1)
