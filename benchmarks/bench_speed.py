@@ -26,10 +26,11 @@ Ratios are optbench's rate over each variant's, measured in the same run; compar
 than absolute rates on a shared machine. Where optbench records the COCO ladder, the column
 "w/o ladder" gives the ratios of the same run without it. optbench and JAX are timed as the
 best of ``--repeats`` runs after a warm-up (JAX's first call compiles; optbench's kernels are
-compiled before, and their compile time is reported on its own); the torch variants, slower by
-an order of magnitude, once. The last column is the share of a variant's trials whose first hit is optbench's: every
-variant runs the same trials from the same start points (``tests/test_bench.py`` checks that
-they agree).
+compiled before, in a process of their own, and loaded from the disk cache here, as in every
+run after a kernel's first; their compile time is reported on its own); the torch variants,
+slower by an order of magnitude, once. The last column is the share of a variant's trials whose
+first hit is optbench's: every variant runs the same trials from the same start points
+(``tests/test_bench.py`` checks that they agree).
 """
 
 from __future__ import annotations
@@ -356,7 +357,7 @@ def main():
     # SGD on the paraboloid 1.2 to 1.5 times), for a reason not found yet.
     subprocess.run([sys.executable, __file__, "--warm-up", "--precision", PRECISION], check=True,
                    cwd=ROOT)
-    warm_up()
+    warm_up()  # here, each variant loads from the cache before it is timed
     cases = []
     for function, dim in FUNCTIONS.items():
         for optimizer in OPTIMIZERS:
@@ -418,9 +419,9 @@ def main():
           f"{PER_TRIAL_SAMPLE} trials; their rates are extrapolated to the case. 'same first "
           f"hit': the share of the trials a variant ran whose first step with f - f* <= "
           f"{TARGET:g} (or none) is optbench's. Runs of up to {runner.LADDER_MAX_TRIALS:,} "
-          f"trials also record the "
-          f"COCO ladder (each trial's first step on 51 targets, for the ECDF), which the peers "
-          f"do not: 'w/o ladder' is the ratio of optbench-noladder, the same run without it.")
+          f"trials also record the COCO ladder (each trial's first step on 51 targets, for the "
+          f"ECDF), which the peers do not: 'w/o ladder' is the ratio of optbench-noladder, the "
+          f"same run without it.")
 
 
 if __name__ == "__main__":
