@@ -272,3 +272,98 @@ def test_sgd_strips_are_the_block_loops_bit_for_bit(static, precision):
                                                 if k not in ("ladder", "precision")},
                                       ladder=False)
         assert_same(reference, strips)
+
+
+# The first run of a variant, in a process of its own (a copy of the package whose disk cache
+# is empty): it records what the run's process compiled and the outcomes' bits.
+FIRST_RUN = r"""
+import json
+import sys
+
+import numpy as np
+from numba.core.registry import CPUDispatcher
+
+from optbench import functions, kernels
+
+calls = []
+ensure = kernels.ensure_in_disk_cache
+kernels.ensure_in_disk_cache = lambda args: calls.append(args) or ensure(args)
+x0 = np.random.default_rng(3).uniform(-3, 3, (300, 2))
+group_ids = np.repeat(np.arange(3), 100)
+options = {"lr": np.repeat([0.01, 0.1, 0.5], 100)}
+objective = functions.make_function("paraboloid", a=[0.2, 2.0])
+out, points, gaps = kernels.run_trials(
+    "paraboloid", {"a": [0.2, 2.0]}, objective, "adam", options, x0, group_ids, 120,
+    target_kind="gap", target=1e-6, divergence_kind="factor", divergence=1e6,
+    record_rows=np.array([0, 150]), ladder=None)
+json.dump({
+    "kernels": kernels.__file__,
+    "compiled here": sorted(name for name, f in vars(kernels).items()
+                            if isinstance(f, CPUDispatcher) and f.overloads),
+    "loaded from the cache": sum(kernels.run_chunk.stats.cache_hits.values()),
+    "signature is the dispatcher's": kernels._signature(calls[0]) in kernels.run_chunk.overloads,
+    "outcomes": {k: v.tobytes().hex() for k, v in out.items() if v is not None},
+    "paths": [points.tobytes().hex(), gaps.tobytes().hex()],
+}, sys.stdout)
+"""
+
+
+def test_a_variant_missing_from_the_cache_compiles_in_a_child_process(tmp_path):
+    """A first run compiles its kernel in a child process and loads it from the disk cache:
+    its own process compiles nothing (numba would bind run_chunk's calls to the callees'
+    stand-alone code, which ran up to 5x slower), and the outcomes are the same bits."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    package = Path(kernels.__file__).parent
+    shutil.copytree(package, tmp_path / "optbench", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "first_run.py").write_text(FIRST_RUN)
+    done = subprocess.run([sys.executable, str(tmp_path / "first_run.py")], cwd=tmp_path,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    first = json.loads(done.stdout)
+    assert Path(first["kernels"]).parent == tmp_path / "optbench"
+    assert first["compiled here"] == ["run_chunk"]  # loaded, its callees never compiled
+    assert first["loaded from the cache"] == 1
+    assert first["signature is the dispatcher's"]
+    assert list((tmp_path / "optbench" / "__pycache__").glob("kernels.run_chunk-*.nbi"))
+
+    x0 = np.random.default_rng(3).uniform(-3, 3, (300, 2))
+    options = {"lr": np.repeat([0.01, 0.1, 0.5], 100)}
+    objective = functions.make_function("paraboloid", a=[0.2, 2.0])
+    out, points, gaps = kernels.run_trials(
+        "paraboloid", {"a": [0.2, 2.0]}, objective, "adam", options, x0,
+        np.repeat(np.arange(3), 100), 120, target_kind="gap", target=1e-6,
+        divergence_kind="factor", divergence=1e6, record_rows=np.array([0, 150]), ladder=None)
+    assert first["outcomes"] == {k: v.tobytes().hex() for k, v in out.items() if v is not None}
+    assert first["paths"] == [points.tobytes().hex(), gaps.tobytes().hex()]
+    assert (out["status"] == runner.CONVERGED).any()
+
+
+def test_a_run_goes_on_where_no_child_process_can_compile(monkeypatch):
+    """Without an interpreter to start (or a cache to write), the kernel compiles in the run's
+    own process, as numba does: the same outcomes."""
+    x0, group_ids, options = sweep(50, {"lr": [0.05, 0.2], "momentum": [0.5, 0.9]}, dim=2)
+    objective = functions.make_function(*PARABOLOID[:1], **PARABOLOID[1])
+    rules = {"target_kind": "gap", "target": 1e-6, "divergence_kind": "factor",
+             "divergence": 1e6, "record_rows": np.array([3])}
+    want = kernels.run_trials(*PARABOLOID, objective, "sgd", options, x0, group_ids, STEPS,
+                              **rules)
+    answers = []
+    ensure = kernels.ensure_in_disk_cache
+    monkeypatch.setattr(kernels, "_ENTRY_POINTS", {})
+    monkeypatch.setattr(kernels, "_compiler", {})  # no compiling child yet
+    monkeypatch.setattr(kernels, "_in_disk_cache", lambda signature: False)
+    monkeypatch.setattr(kernels.sys, "executable", "/nonexistent/python")
+    monkeypatch.setattr(kernels, "ensure_in_disk_cache",
+                        lambda args: answers.append(ensure(args)) or answers[-1])
+    got = kernels.run_trials(*PARABOLOID, objective, "sgd", options, x0, group_ids, STEPS,
+                             **rules)
+    assert answers == [False]
+    for name, values in want[0].items():
+        if values is not None:
+            np.testing.assert_array_equal(got[0][name], values, err_msg=name)
+    np.testing.assert_array_equal(got[1], want[1])
