@@ -230,10 +230,14 @@ def test_cli_workers_and_chunk_size_save_the_same_trials(tmp_path):
 
 def test_cli_unreachable_dask_scheduler_is_one_line(tmp_path):
     pytest.importorskip("distributed")
+    import dask
+
     path = tmp_path / "scale.yaml"
     path.write_text(CONFIG)
-    result = CliRunner().invoke(cli, ["run", str(path), "--out", str(tmp_path / "r"), "-q",
-                                      "--dask", "tcp://127.0.0.1:9"])
+    # Dask's own time to give up on a scheduler (30 s by default), shortened for the test.
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        result = CliRunner().invoke(cli, ["run", str(path), "--out", str(tmp_path / "r"), "-q",
+                                          "--dask", "tcp://127.0.0.1:9"])
     assert result.exit_code == 1
     assert result.output.startswith("error: ") and result.output.count("\n") == 1
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("summary.json"))
