@@ -25,9 +25,9 @@ Run from the repository root (torch, JAX and optax are optional: ``pip install t
 Ratios are optbench's rate over each variant's, measured in the same run; compare them rather
 than absolute rates on a shared machine. Where optbench records the COCO ladder, the column
 "w/o ladder" gives the ratios of the same run without it. optbench and JAX are timed as the
-best of ``--repeats`` runs after a warm-up (JAX's first call compiles; optbench's kernels are
-compiled before, in a process of their own, and loaded from the disk cache here, as in every
-run after a kernel's first; their compile time is reported on its own); the torch variants,
+best of ``--repeats`` runs after a warm-up (JAX's first call compiles; optbench's first call
+loads its kernel from the disk cache, compiled in a child process if it was not there; the
+compile time is reported on its own); the torch variants,
 slower by an order of magnitude, once. The last column is the share of a variant's trials whose
 first hit is optbench's: every variant runs the same trials from the same start points
 (``tests/test_bench.py`` checks that they agree).
@@ -334,14 +334,9 @@ def main():
                         help="timed runs of optbench and JAX per case; the best counts")
     parser.add_argument("--precision", choices=("float64", "float32"), default="float64",
                         help="floating-point type of every variant (default float64)")
-    parser.add_argument("--warm-up", action="store_true",
-                        help="compile (or load) the kernel variants the cases use, and exit")
     args = parser.parse_args()
     global PRECISION
     PRECISION = args.precision
-    if args.warm_up:
-        warm_up()
-        return
     sizes = (10**3, 10**5) if args.quick else (10**3, 10**5, 10**6)
     has_torch, has_jax = available("torch"), available("jax") and available("optax")
     print(f"precision: {PRECISION}, cores: {runner.available_cores()}, "
@@ -350,14 +345,10 @@ def main():
     times = compile_times()
     print(f"kernel compile (cold, once): {times['cold']:.1f} s; load from cache: "
           f"{times['cached']:.2f} s")
-    # Compile every kernel variant the cases use (with and without the COCO ladder, which runs
-    # of more than runner.LADDER_MAX_TRIALS trials skip) in a process of its own, and load them
-    # here from the disk cache, as every run after a kernel's first does: some variants
-    # compiled in the process that runs them ran slower (float32 Adam on Rosenbrock 4 times,
-    # SGD on the paraboloid 1.2 to 1.5 times), for a reason not found yet.
-    subprocess.run([sys.executable, __file__, "--warm-up", "--precision", PRECISION], check=True,
-                   cwd=ROOT)
-    warm_up()  # here, each variant loads from the cache before it is timed
+    # Every kernel variant the cases use (with and without the COCO ladder, which runs of more
+    # than runner.LADDER_MAX_TRIALS trials skip), loaded before it is timed (compiled first, in
+    # a child process, where the disk cache lacks it).
+    warm_up()
     cases = []
     for function, dim in FUNCTIONS.items():
         for optimizer in OPTIMIZERS:
