@@ -27,10 +27,10 @@ than absolute rates on a shared machine. Where optbench records the COCO ladder,
 "w/o ladder" gives the ratios of the same run without it. optbench and JAX are timed as the
 best of ``--repeats`` runs after a warm-up (JAX's first call compiles; optbench's first call
 loads its kernel from the disk cache, compiled in a child process if it was not there; the
-compile time is reported on its own); the torch variants,
-slower by an order of magnitude, once. The last column is the share of a variant's trials whose
-first hit is optbench's: every variant runs the same trials from the same start points
-(``tests/test_bench.py`` checks that they agree).
+compile time is reported on its own); the torch variants, slower by an order of magnitude,
+once. The last column is the share of a variant's trials whose first hit is optbench's: every
+variant runs the same trials from the same start points (``tests/test_bench.py`` checks that
+they agree).
 """
 
 from __future__ import annotations

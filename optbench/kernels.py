@@ -1225,11 +1225,10 @@ _LITERALS = frozenset(_PARAMETERS.index(name) for name in ("f0", "f1", "f2", "f3
 # 27-29 ms for 2x10^4 trials x 20 steps). Loaded from the disk cache by a process that compiled
 # nothing, run_chunk runs its own copies. So a variant that is not in the cache is compiled by a
 # child process, and this one loads it; LLVM's compile memory stays in the child too (it peaks
-# at 0.28 GiB). The
-# child serves the compiles that follow within COMPILER_IDLE_SECONDS (the callees it has
-# compiled serve the next variant: a second variant compiles in about half the time of the
-# first), then exits: within a second a run's own memory grows (10^7 trials: 0.19 -> 0.8 GiB in
-# 2.5 s), and the two should not add up.
+# at 0.28 GiB). The child serves the compiles that follow within COMPILER_IDLE_SECONDS (the
+# callees it has compiled serve the next variant: a second variant compiles in about half the
+# time of the first), then exits: within a second a run's own memory grows (10^7 trials: 0.19 ->
+# 0.8 GiB in 2.5 s), and the two should not add up.
 
 #: Seconds the compiling process waits for another signature before it exits.
 COMPILER_IDLE_SECONDS = 1.0
