@@ -8,6 +8,8 @@ C library's ``pow`` that torch and the kernels use).
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -274,6 +276,18 @@ def test_sgd_strips_are_the_block_loops_bit_for_bit(static, precision):
         assert_same(reference, strips)
 
 
+def adam_trials(kernels):
+    """Trials of Adam on the paraboloid, run in the test's process and, its source copied, in a
+    first run's (below): ``(outcomes, points, gaps)``."""
+    x0 = np.random.default_rng(3).uniform(-3, 3, (300, 2))
+    options = {"lr": np.repeat([0.01, 0.1, 0.5], 100)}
+    objective = functions.make_function("paraboloid", a=[0.2, 2.0])
+    return kernels.run_trials(
+        "paraboloid", {"a": [0.2, 2.0]}, objective, "adam", options, x0,
+        np.repeat(np.arange(3), 100), 120, target_kind="gap", target=1e-6,
+        divergence_kind="factor", divergence=1e6, record_rows=np.array([0, 150]), ladder=None)
+
+
 # The first run of a variant, in a process of its own (a copy of the package whose disk cache
 # is empty): it records what the run's process compiled and the outcomes' bits.
 FIRST_RUN = r"""
@@ -288,14 +302,8 @@ from optbench import functions, kernels
 calls = []
 ensure = kernels.ensure_in_disk_cache
 kernels.ensure_in_disk_cache = lambda args: calls.append(args) or ensure(args)
-x0 = np.random.default_rng(3).uniform(-3, 3, (300, 2))
-group_ids = np.repeat(np.arange(3), 100)
-options = {"lr": np.repeat([0.01, 0.1, 0.5], 100)}
-objective = functions.make_function("paraboloid", a=[0.2, 2.0])
-out, points, gaps = kernels.run_trials(
-    "paraboloid", {"a": [0.2, 2.0]}, objective, "adam", options, x0, group_ids, 120,
-    target_kind="gap", target=1e-6, divergence_kind="factor", divergence=1e6,
-    record_rows=np.array([0, 150]), ladder=None)
+""" + inspect.getsource(adam_trials) + r"""
+out, points, gaps = adam_trials(kernels)
 json.dump({
     "kernels": kernels.__file__,
     "compiled here": sorted(name for name, f in vars(kernels).items()
@@ -331,13 +339,7 @@ def test_a_variant_missing_from_the_cache_compiles_in_a_child_process(tmp_path):
     assert first["signature is the dispatcher's"]
     assert list((tmp_path / "optbench" / "__pycache__").glob("kernels.run_chunk-*.nbi"))
 
-    x0 = np.random.default_rng(3).uniform(-3, 3, (300, 2))
-    options = {"lr": np.repeat([0.01, 0.1, 0.5], 100)}
-    objective = functions.make_function("paraboloid", a=[0.2, 2.0])
-    out, points, gaps = kernels.run_trials(
-        "paraboloid", {"a": [0.2, 2.0]}, objective, "adam", options, x0,
-        np.repeat(np.arange(3), 100), 120, target_kind="gap", target=1e-6,
-        divergence_kind="factor", divergence=1e6, record_rows=np.array([0, 150]), ladder=None)
+    out, points, gaps = adam_trials(kernels)
     assert first["outcomes"] == {k: v.tobytes().hex() for k, v in out.items() if v is not None}
     assert first["paths"] == [points.tobytes().hex(), gaps.tobytes().hex()]
     assert (out["status"] == runner.CONVERGED).any()
