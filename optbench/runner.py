@@ -356,7 +356,6 @@ def run_chunk(chunk: Chunk, out: dict | None = None) -> ChunkResult:
     """
     _ensure_registered(chunk)
     objective = make_objective(chunk.function)
-    optimizer = OPTIMIZERS[chunk.optimizer].factory(**chunk.options)  # checks the values
     use_kernel = compiled(chunk.function, objective, chunk.optimizer, chunk.options,
                           chunk.engine)
     kernels = _kernels() if use_kernel else None
@@ -364,11 +363,14 @@ def run_chunk(chunk: Chunk, out: dict | None = None) -> ChunkResult:
              "divergence_kind": chunk.divergence_kind, "divergence": chunk.divergence,
              "record_rows": chunk.record_rows}
     if use_kernel:
+        # The values were checked with the config (the factory's rules too, on every
+        # combination's extremes): the kernel takes them as they are.
         outcomes, points, gaps = kernels.run_trials(
             chunk.function.function, chunk.function.params, objective, chunk.optimizer,
             chunk.options, chunk.x0, chunk.group_ids, chunk.steps, **rules,
             ladder=LADDER if chunk.ladder else None, out=out, precision=chunk.precision)
     else:
+        optimizer = OPTIMIZERS[chunk.optimizer].factory(**chunk.options)
         noise = (GradientNoise(sigma=chunk.function.noise, seed=chunk.seed,
                                function=chunk.function_index) if chunk.function.noise else None)
         outcomes, points, gaps = run_trials(
