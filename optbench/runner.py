@@ -31,6 +31,7 @@ changes nobody's noise. The value ``f(x_k)`` and so every gap stay exact.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -392,14 +393,21 @@ def _copy_outcomes(outcomes: dict, out: dict) -> dict:
     return out
 
 
-def default_chunk_trials(dim: int, total_trials: int, workers: int) -> int:
+#: The least work (trials x coordinates x steps) a chunk is cut to: 0.3-0.7 ms of a kernel's
+#: time on one core, several times what it costs to build a chunk and hand it to a worker.
+MIN_CHUNK_WORK = 10**6
+
+
+def default_chunk_trials(dim: int, total_trials: int, workers: int, steps: int) -> int:
     """Trials per chunk: about 2^18 coordinates (a few MB per array), and at least two chunks
     per worker so that both stay busy to the end (every trial runs every step, so equal chunks
-    are equal work; more chunks cost ~0.5 ms each to build and hand over, 10% of a run of 10^5
-    trials of a 2-D function)."""
-    cap = max(1, (1 << 18) // max(dim, 1))
+    are equal work), but none with less than :data:`MIN_CHUNK_WORK`: 10^3 trials of a 100-D
+    function over 20 steps make two chunks, 10^3 of a 2-D one over 200 steps one."""
+    dim = max(dim, 1)
+    cap = max(1, (1 << 18) // dim)
     share = -(-total_trials // (2 * max(workers, 1)))
-    return int(max(1, min(cap, max(share, 1024))))
+    least = -(-MIN_CHUNK_WORK // (dim * max(steps, 1)))
+    return int(max(1, min(cap, max(share, least))))
 
 
 #: Runs of up to this many trials keep each trial's first step on every rung of the ladder
@@ -432,7 +440,7 @@ def chunk_builders(the_plan: Plan, config: Config, chunk_trials: int | None = No
     for b, batch in enumerate(the_plan.batches):
         dim = batch.x_start.shape[1]
         loop = batch_engine(batch, config.steps, engine)
-        size = chunk_trials or default_chunk_trials(dim, the_plan.trials, workers)
+        size = chunk_trials or default_chunk_trials(dim, the_plan.trials, workers, config.steps)
         rows = recorded_rows(batch, config.record, config.steps)
         for lo in range(0, batch.trials, size):
             hi = min(lo + size, batch.trials)
@@ -496,22 +504,48 @@ def _build_and_run(build, place) -> ChunkResult:
     return run_chunk(chunk, out=place(chunk.batch, chunk.offset, chunk.trials))
 
 
+_POOL_LOCK = threading.Lock()
+_pools: dict = {}  # this process's pools of worker threads: {"pid": pid, workers: executor}
+
+
+def _thread_pool(workers: int):
+    """This process's pool of ``workers`` worker threads, kept from run to run: starting and
+    joining the threads of a pool costs about as much as a run of 10^3 trials of a 2-D
+    function (0.3 ms). A forked process starts its own (its parent's threads are not in it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _POOL_LOCK:
+        if _pools.get("pid") != os.getpid():
+            _pools.clear()
+            _pools["pid"] = os.getpid()
+        if workers not in _pools:
+            _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix="optbench")
+        return _pools[workers]
+
+
 def _threads(builders, workers: int, place):
     """Chunks on a pool of threads: the compiled kernels release the GIL, so threads run them in
     parallel without forking or pickling; each worker builds its own chunks and writes their
     outcomes into the run's arrays (``place(batch, offset, trials)`` gives their rows)."""
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
 
-    with ThreadPoolExecutor(workers, thread_name_prefix="optbench") as pool:
-        pending: set = set()
+    pool = _thread_pool(workers)
+    pending: set = set()
+    try:
         for build in builders:
             pending.add(pool.submit(_build_and_run, build, place))
             if len(pending) >= 2 * workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield future.result()
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+    finally:  # a chunk failed, or the run was stopped: the others are not left running
         for future in pending:
-            yield future.result()
+            future.cancel()
+        wait(pending)
 
 
 def _processes(tasks, workers: int):
@@ -587,7 +621,7 @@ def run(config: Config, progress=None, *, workers: int | None = None,
     tasks = chunks(the_plan, config, chunk_trials, engine, n_workers)
     work = sum(b.trials * b.x_start.shape[1] for b in the_plan.batches) * config.steps
     n_chunks = sum(-(-b.trials // (chunk_trials or default_chunk_trials(
-        b.x_start.shape[1], total, n_workers))) for b in the_plan.batches)
+        b.x_start.shape[1], total, n_workers, config.steps))) for b in the_plan.batches)
     fields = {name: np.empty(total, dtype=dtype) for name, dtype in (
         ("group", np.int64), ("status", np.int8), ("first_hit", np.int64),
         ("settled", np.int64), ("diverged_at", np.int64), ("final_gap", np.float64),
@@ -615,14 +649,15 @@ def run(config: Config, progress=None, *, workers: int | None = None,
 
     if dask:
         results, mode = _dask(tasks, dask), "dask"
+    elif n_workers > 1 and n_chunks > 1 and all(
+            compiled(b.function, b.objective, b.optimizer, b.static,
+                     batch_engine(b, config.steps, engine)) for b in the_plan.batches):
+        # Threads where every batch runs compiled (no GIL held): cheap enough for any chunks
+        # (each at least MIN_CHUNK_WORK).
+        builders = chunk_builders(the_plan, config, chunk_trials, engine, n_workers)
+        results, mode = _threads(builders, n_workers, place), "threads"
     elif n_workers > 1 and n_chunks > 1 and (workers is not None or work >= PARALLEL_MIN_WORK):
-        # Threads where every batch runs compiled (no GIL held), else processes for NumPy.
-        if all(compiled(b.function, b.objective, b.optimizer, b.static,
-                        batch_engine(b, config.steps, engine)) for b in the_plan.batches):
-            builders = chunk_builders(the_plan, config, chunk_trials, engine, n_workers)
-            results, mode = _threads(builders, n_workers, place), "threads"
-        else:
-            results, mode = _processes(tasks, n_workers), "processes"
+        results, mode = _processes(tasks, n_workers), "processes"
     else:
         results, mode = _serial(tasks), "serial"
 

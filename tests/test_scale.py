@@ -106,6 +106,35 @@ def test_worker_threads_change_nothing():
         assert_identical(out, serial)
 
 
+def test_chunks_are_cut_by_work():
+    """A chunk holds at least MIN_CHUNK_WORK element-updates (a smaller one costs more to hand
+    over than a second worker gains), at most 2^18 coordinates, and the run makes two chunks
+    per worker where it can."""
+    assert runner.default_chunk_trials(100, 1000, 2, 20) == 500  # 10^3 x 100-D x 20: two
+    assert runner.default_chunk_trials(2, 1000, 2, 200) == 2500  # 10^3 x 2-D x 200: one
+    assert runner.default_chunk_trials(2, 10**5, 2, 200) == 25_000  # two per worker
+    assert runner.default_chunk_trials(2, 10**7, 2, 200) == 1 << 17  # the memory cap
+
+
+def test_worker_threads_serve_run_after_run(monkeypatch):
+    """Chunks of the default size go to threads as soon as there are two of them, and the
+    threads are kept from one run to the next (not started and joined by each)."""
+    import threading
+
+    without_noise = CONFIG.split("  - label: noisy")[0] + "optimizers:" + CONFIG.split("optimizers:")[1]
+    compiled_only = cfg.loads(without_noise, source="threads.yaml", default_name="threads")
+    serial = runner.run(compiled_only, workers=1, chunk_trials=10**9, engine="numba")
+    monkeypatch.setattr(runner, "MIN_CHUNK_WORK", 600)  # 5 trials of the 2-D functions
+    threads = []
+    for _ in range(2):
+        out = runner.run(compiled_only, workers=2, engine="numba")
+        assert out.execution["mode"] == "threads"
+        assert_identical(out, serial)
+        threads.append({t for t in threading.enumerate() if t.name.startswith("optbench")})
+    assert threads[0] and threads[1] == threads[0]
+    assert runner._thread_pool(2) is runner._thread_pool(2)
+
+
 def test_start_points_drawn_on_demand_are_the_same(config, reference, monkeypatch):
     """Many random start points are drawn chunk by chunk (PCG64 advanced to each chunk's first
     draw): the same points, so the same results, as drawing them all at once."""
