@@ -25,7 +25,8 @@ Run from the repository root (torch, JAX and optax are optional: ``pip install t
 Ratios are optbench's rate over each variant's, measured in the same run; compare them rather
 than absolute rates on a shared machine. Where optbench records the COCO ladder, the column
 "w/o ladder" gives the ratios of the same run without it. optbench and JAX are timed as the
-best of ``--repeats`` runs after a warm-up (JAX's first call compiles; optbench's first call
+best of ``--repeats`` runs, or of as many as fill 0.3 s for short cases (up to 100: a run of a
+millisecond varies by more than the ratios), after a warm-up (JAX's first call compiles; optbench's first call
 loads its kernel from the disk cache, compiled in a child process if it was not there; the
 compile time is reported on its own); the torch variants, slower by an order of magnitude,
 once. The last column is the share of a variant's trials whose first hit is optbench's: every
@@ -105,20 +106,34 @@ optimizers:
     return cfg.loads(text, source="bench.yaml")
 
 
+#: Short cases are timed again until this many seconds have gone (at most MAX_REPEATS times):
+#: a run of a millisecond varies by more than the ratios it is compared by.
+TIMED_SECONDS = 0.3
+MAX_REPEATS = 100
+
+
+def best_of(call, repeats: int):
+    """``(seconds, result)`` of the fastest of ``repeats`` calls of ``call()``, or of more (up
+    to MAX_REPEATS) while they add up to less than TIMED_SECONDS."""
+    best, spent, runs = np.inf, 0.0, 0
+    while runs < repeats or (spent < TIMED_SECONDS and runs < MAX_REPEATS):
+        started = time.perf_counter()
+        result = call()
+        seconds = time.perf_counter() - started
+        best, spent, runs = min(best, seconds), spent + seconds, runs + 1
+    return best, result
+
+
 def time_optbench(function, optimizer, trials, steps, engine="numba", workers=None, repeats=1,
                   ladder=True):
-    """Seconds of ``runner.run`` (best of ``repeats``): planning, chunks, kernels, outcomes;
-    without the COCO ladder if ``ladder`` is False (else as users run it: below
+    """Seconds of ``runner.run`` (:func:`best_of` ``repeats``): planning, chunks, kernels,
+    outcomes; without the COCO ladder if ``ladder`` is False (else as users run it: below
     ``runner.LADDER_MAX_TRIALS`` trials, with it)."""
     config = optbench_config(function, optimizer, trials, steps)
     cap = runner.LADDER_MAX_TRIALS
     runner.LADDER_MAX_TRIALS = cap if ladder else 0
     try:
-        best = np.inf
-        for _ in range(repeats):
-            started = time.perf_counter()
-            out = runner.run(config, workers=workers, engine=engine)
-            best = min(best, time.perf_counter() - started)
+        best, out = best_of(lambda: runner.run(config, workers=workers, engine=engine), repeats)
     finally:
         runner.LADDER_MAX_TRIALS = cap
     assert out.execution["trials_per_loop"][engine] == trials
@@ -248,8 +263,8 @@ def jax_runner(function, optimizer, steps, chunk=None):
 
 
 def time_jax(function, optimizer, trials, steps, chunk=None, repeats=1):
-    """Seconds (best of ``repeats``, after a first call that compiles), seconds of that first
-    call, the trials run (whole chunks) and each one's first hit."""
+    """Seconds (:func:`best_of` ``repeats``, after a first call that compiles), seconds of that
+    first call, the trials run (whole chunks) and each one's first hit."""
     import jax
     import jax.numpy as jnp
 
@@ -263,11 +278,7 @@ def time_jax(function, optimizer, trials, steps, chunk=None, repeats=1):
     started = time.perf_counter()
     fn(x0).block_until_ready()  # compile and run once
     compile_and_run = time.perf_counter() - started
-    best = np.inf
-    for _ in range(repeats):
-        started = time.perf_counter()
-        first_hit = fn(x0).block_until_ready()
-        best = min(best, time.perf_counter() - started)
+    best, first_hit = best_of(lambda: fn(x0).block_until_ready(), repeats)
     return best, compile_and_run, trials, np.asarray(first_hit)
 
 
@@ -331,7 +342,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="1e3 and 1e5 trials only")
     parser.add_argument("--only", default=None, help="run the cases whose name contains this")
     parser.add_argument("--repeats", type=int, default=3,
-                        help="timed runs of optbench and JAX per case; the best counts")
+                        help="timed runs of optbench and JAX per case, more for short cases "
+                             f"(up to {TIMED_SECONDS} s); the best counts")
     parser.add_argument("--precision", choices=("float64", "float32"), default="float64",
                         help="floating-point type of every variant (default float64)")
     args = parser.parse_args()
