@@ -53,6 +53,13 @@ def config():
     return cfg.loads(CONFIG, source="scale.yaml", default_name="scale")
 
 
+@pytest.fixture(scope="module")
+def compiled_only():
+    """The config without its noisy function: every batch runs compiled, so workers are threads."""
+    text = CONFIG.split("  - label: noisy")[0] + "optimizers:" + CONFIG.split("optimizers:")[1]
+    return cfg.loads(text, source="threads.yaml", default_name="threads")
+
+
 def assert_identical(a: runner.RunOutput, b: runner.RunOutput):
     for name in runner.TrialOutcomes.FIELDS:
         np.testing.assert_array_equal(getattr(a.outcomes, name), getattr(b.outcomes, name),
@@ -94,10 +101,8 @@ def test_worker_processes_change_nothing(config, reference, engine):
     assert_identical(out, reference[engine])
 
 
-def test_worker_threads_change_nothing():
+def test_worker_threads_change_nothing(compiled_only):
     """Where every batch runs compiled, the workers are threads (the kernels release the GIL)."""
-    without_noise = CONFIG.split("  - label: noisy")[0] + "optimizers:" + CONFIG.split("optimizers:")[1]
-    compiled_only = cfg.loads(without_noise, source="threads.yaml", default_name="threads")
     serial = runner.run(compiled_only, workers=1, chunk_trials=10**9, engine="numba")
     for chunk_trials in (5, 64):
         out = runner.run(compiled_only, workers=2, chunk_trials=chunk_trials, engine="numba")
@@ -116,13 +121,11 @@ def test_chunks_are_cut_by_work():
     assert runner.default_chunk_trials(2, 10**7, 2, 200) == 1 << 17  # the memory cap
 
 
-def test_worker_threads_serve_run_after_run(monkeypatch):
+def test_worker_threads_serve_run_after_run(compiled_only, monkeypatch):
     """Chunks of the default size go to threads as soon as there are two of them, and the
     threads are kept from one run to the next (not started and joined by each)."""
     import threading
 
-    without_noise = CONFIG.split("  - label: noisy")[0] + "optimizers:" + CONFIG.split("optimizers:")[1]
-    compiled_only = cfg.loads(without_noise, source="threads.yaml", default_name="threads")
     serial = runner.run(compiled_only, workers=1, chunk_trials=10**9, engine="numba")
     monkeypatch.setattr(runner, "MIN_CHUNK_WORK", 600)  # 5 trials of the 2-D functions
     threads = []
@@ -133,6 +136,28 @@ def test_worker_threads_serve_run_after_run(monkeypatch):
         threads.append({t for t in threading.enumerate() if t.name.startswith("optbench")})
     assert threads[0] and threads[1] == threads[0]
     assert runner._thread_pool(2) is runner._thread_pool(2)
+
+
+def test_a_failing_chunk_stops_the_threads(compiled_only, monkeypatch):
+    """An error in one chunk reaches the caller once the chunks running beside it are done;
+    those not started are dropped: no chunk of the failed run runs after it."""
+    import time
+
+    run_chunk, started = runner.run_chunk, []
+
+    def failing(chunk, out=None):
+        started.append(chunk.offset)
+        if len(started) == 6:
+            raise RuntimeError("chunk failed")
+        time.sleep(0.03)  # both threads busy: the chunks submitted after wait their turn
+        return run_chunk(chunk, out)
+
+    monkeypatch.setattr(runner, "run_chunk", failing)
+    with pytest.raises(RuntimeError, match="chunk failed"):
+        runner.run(compiled_only, workers=2, chunk_trials=1, engine="numba")
+    ran = len(started)
+    time.sleep(0.3)
+    assert len(started) == ran < 12  # of several hundred chunks
 
 
 def test_start_points_drawn_on_demand_are_the_same(config, reference, monkeypatch):
