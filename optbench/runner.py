@@ -602,7 +602,8 @@ def run(config: Config, progress=None, *, workers: int | None = None,
     """Run every trial of ``config``, chunk by chunk; ``progress(done, total)`` after each chunk.
 
     Args:
-      workers: worker processes; default the available cores (small runs stay in this process).
+      workers: worker threads (every batch compiled) or processes; default the available
+        cores (small runs stay on one: :data:`MIN_CHUNK_WORK`, :data:`PARALLEL_MIN_WORK`).
       chunk_trials: trials per chunk; default :func:`default_chunk_trials`.
       dask: address of a Dask distributed scheduler that runs the chunks instead.
       engine: ``"numba"``: compiled kernels wherever they cover a batch (else NumPy);
@@ -652,8 +653,8 @@ def run(config: Config, progress=None, *, workers: int | None = None,
     elif n_workers > 1 and n_chunks > 1 and all(
             compiled(b.function, b.objective, b.optimizer, b.static,
                      batch_engine(b, config.steps, engine)) for b in the_plan.batches):
-        # Threads where every batch runs compiled (no GIL held): cheap enough for any chunks
-        # (each at least MIN_CHUNK_WORK).
+        # Threads where every batch runs compiled (no GIL held): kept from run to run, they cost
+        # little beside a chunk of the default size (at least MIN_CHUNK_WORK).
         builders = chunk_builders(the_plan, config, chunk_trials, engine, n_workers)
         results, mode = _threads(builders, n_workers, place), "threads"
     elif n_workers > 1 and n_chunks > 1 and (workers is not None or work >= PARALLEL_MIN_WORK):
