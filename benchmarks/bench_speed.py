@@ -36,6 +36,7 @@ same trials from the same start points (``tests/test_bench.py`` checks that they
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -123,18 +124,25 @@ def best_of(call, repeats: int):
     return best, result
 
 
-def time_optbench(function, optimizer, trials, steps, engine="numba", workers=None, repeats=1,
-                  ladder=True):
-    """Seconds of ``runner.run`` (:func:`best_of` ``repeats``): planning, chunks, kernels,
-    outcomes; without the COCO ladder if ``ladder`` is False (else as users run it: below
-    ``runner.LADDER_MAX_TRIALS`` trials, with it)."""
-    config = optbench_config(function, optimizer, trials, steps)
+@contextlib.contextmanager
+def ladder_recorded(ladder: bool):
+    """Runs record the COCO ladder as users run them (below ``runner.LADDER_MAX_TRIALS``
+    trials), or, if ``ladder`` is False, never."""
     cap = runner.LADDER_MAX_TRIALS
     runner.LADDER_MAX_TRIALS = cap if ladder else 0
     try:
-        best, out = best_of(lambda: runner.run(config, workers=workers, engine=engine), repeats)
+        yield
     finally:
         runner.LADDER_MAX_TRIALS = cap
+
+
+def time_optbench(function, optimizer, trials, steps, engine="numba", workers=None, repeats=1,
+                  ladder=True):
+    """Seconds of ``runner.run`` (:func:`best_of` ``repeats``): planning, chunks, kernels,
+    outcomes; without the COCO ladder if ``ladder`` is False."""
+    config = optbench_config(function, optimizer, trials, steps)
+    with ladder_recorded(ladder):
+        best, out = best_of(lambda: runner.run(config, workers=workers, engine=engine), repeats)
     assert out.execution["trials_per_loop"][engine] == trials
     return best, out
 
@@ -333,7 +341,9 @@ def warm_up():
     for ladder in (True, False):
         for optimizer in OPTIMIZERS:
             for function in FUNCTIONS:
-                time_optbench(function, optimizer, 16, 2, workers=1, ladder=ladder)
+                with ladder_recorded(ladder):
+                    runner.run(optbench_config(function, optimizer, 16, 2), workers=1,
+                               engine="numba")
 
 
 def main():

@@ -505,7 +505,7 @@ def _build_and_run(build, place) -> ChunkResult:
 
 
 _POOL_LOCK = threading.Lock()
-_pools: dict = {}  # this process's pools of worker threads: {"pid": pid, workers: executor}
+_pools: dict = {}  # this process's pools of worker threads: {(pid, workers): executor}
 
 
 def _thread_pool(workers: int):
@@ -515,12 +515,10 @@ def _thread_pool(workers: int):
     from concurrent.futures import ThreadPoolExecutor
 
     with _POOL_LOCK:
-        if _pools.get("pid") != os.getpid():
-            _pools.clear()
-            _pools["pid"] = os.getpid()
-        if workers not in _pools:
-            _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix="optbench")
-        return _pools[workers]
+        key = (os.getpid(), workers)
+        if key not in _pools:
+            _pools[key] = ThreadPoolExecutor(workers, thread_name_prefix="optbench")
+        return _pools[key]
 
 
 def _threads(builders, workers: int, place):
