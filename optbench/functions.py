@@ -122,7 +122,7 @@ def _as_vector(name: str, value, dim: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} must be a non-empty list of numbers, got {value!r}")
     if dim is not None and arr.size != dim:
         raise ValueError(f"{name} must have {dim} entries, got {arr.size}")
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite, got {value!r}")
     return arr
 
@@ -135,7 +135,10 @@ def _finite_number(name: str, value) -> float:
 
 
 def _box_around(center: np.ndarray, half_width: np.ndarray) -> np.ndarray:
-    return np.stack([center - half_width, center + half_width], axis=-1)
+    box = np.empty((len(center), 2))
+    box[:, 0] = center - half_width
+    box[:, 1] = center + half_width
+    return box
 
 
 @register_function("paraboloid", "f(x) = sum_i a_i x_i^2 + c")
@@ -157,7 +160,7 @@ def paraboloid(a=(0.2, 2.0), c: float = 0.0) -> Objective:
       :math:`0.2x_1^2 + 0.2x_2^2 - 5` and :math:`0.2x_1^2 + 2x_2^2 - 5`.
     """
     a = _as_vector("a", a)
-    if np.any(a <= 0):
+    if (a <= 0).any():
         raise ValueError(f"a must be > 0 in every coordinate, got {a.tolist()}")
     c = _finite_number("c", c)
     two_a = 2.0 * a

@@ -1159,13 +1159,20 @@ def function_code(entry_function: str, params: dict):
     """``(code, vector, scalar)`` of a registered function the kernels evaluate, else None."""
     if entry_function not in ("paraboloid", "rosenbrock"):
         return None
-    bound = _parameters_of(_functions.FUNCTIONS[entry_function].factory).bind(**params)
-    bound.apply_defaults()
-    if entry_function == "paraboloid":
-        # Evaluated without its offset c, against f* - c = 0: the exact gap sum(a x^2) that
-        # Objective.exact_gap_and_grad gives the NumPy loop.
-        return PARABOLOID, np.asarray(bound.arguments["a"], dtype=np.float64), 0.0
-    return ROSENBROCK, np.zeros(1), 0.0
+    if entry_function == "rosenbrock":
+        return ROSENBROCK, _NO_VECTOR, 0.0
+    a = params.get("a")
+    if a is None or len(params) > 2 or any(k not in ("a", "c") for k in params):
+        # Defaults, or arguments the factory would refuse: as the factory binds them.
+        bound = _parameters_of(_functions.FUNCTIONS[entry_function].factory).bind(**params)
+        bound.apply_defaults()
+        a = bound.arguments["a"]
+    # Evaluated without its offset c, against f* - c = 0: the exact gap sum(a x^2) that
+    # Objective.exact_gap_and_grad gives the NumPy loop.
+    return PARABOLOID, np.asarray(a, dtype=np.float64), 0.0
+
+
+_NO_VECTOR = np.zeros(1)
 
 
 def supports(function: str, params: dict, optimizer: str) -> bool:
@@ -1188,23 +1195,33 @@ def uses_strips(optimizer: str, code: int, dim: int, target_kind: str, ladder) -
 
 
 def _settings(optimizer: str, names: tuple, hyperparameters: dict, group_ids: np.ndarray):
-    """Per-group table ``(S, len(names))`` of hyperparameters and each row's group ``(T,)``."""
-    changes = np.empty(len(group_ids), dtype=bool)
-    changes[:1] = True
-    np.not_equal(group_ids[1:], group_ids[:-1], out=changes[1:])
-    starts = np.flatnonzero(changes)
-    row_setting = np.cumsum(changes, dtype=np.int64) - 1
+    """Per-setting table ``(S, len(names))`` of hyperparameters, where a setting is a run of
+    consecutive rows with the same group, and each row's setting ``(T,)``.
+
+    (A chunk's rows are a run per group, most often one: that case takes no pass over the rows.)
+    """
+    T = len(group_ids)
+    one = T > 0 and group_ids[0] == group_ids[-1] and not (group_ids != group_ids[0]).any()
+    if one:
+        starts, row_setting = None, np.zeros(T, dtype=np.int64)
+    else:
+        changes = np.empty(T, dtype=bool)
+        changes[:1] = True
+        np.not_equal(group_ids[1:], group_ids[:-1], out=changes[1:])
+        starts = np.flatnonzero(changes)
+        row_setting = np.cumsum(changes, dtype=np.int64) - 1
     spec = _opt.OPTIMIZERS[optimizer]
-    columns = []
-    for column in names:
+    table = np.empty((1 if one else len(starts), len(names)))
+    for c, column in enumerate(names):
         name, _, index = column.partition("[")
         value = hyperparameters.get(name, spec.hyperparameters[name].default)
         if index:
             value = value[int(index[:-1])]
-        value = np.asarray(value, dtype=np.float64)
-        columns.append(np.broadcast_to(value, group_ids.shape)[starts] if value.ndim else
-                       np.full(len(starts), float(value)))
-    return np.ascontiguousarray(np.stack(columns, axis=1)), row_setting
+        if isinstance(value, np.ndarray) and value.ndim:
+            table[:, c] = value[0] if one else value[starts]
+        else:
+            table[:, c] = value
+    return table, row_setting
 
 
 def _flag(name: str, options: dict, spec) -> bool:
@@ -1387,10 +1404,11 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     T, D = x0.shape
     table, row_setting = _settings(optimizer, COLUMNS[optimizer] + ("weight_decay",), options,
                                    group_ids)
-    table, wd = np.ascontiguousarray(table[:, :-1]), np.ascontiguousarray(table[:, -1])
-    wd = wd if np.any(wd != 0) else None
+    wd = table[:, -1].copy() if (table[:, -1] != 0).any() else None
+    table = np.ascontiguousarray(table[:, :-1])
     flags = {name: _flag(name, options, spec) for name in FLAGS[optimizer]}
-    B = block_size(D)
+    # A small chunk's blocks are no wider than it: their state is zeroed block by block.
+    B = min(block_size(D), max(LANES, -(-T // LANES) * LANES))
     dtype = np.dtype(precision)
     strips = strips and uses_strips(optimizer, code, D, target_kind, ladder)
 
@@ -1398,7 +1416,7 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
         return np.zeros((D, B), dtype=dtype) if wanted else None
 
     if optimizer == "sgd":
-        has_buf = bool(np.any(table[:, 1] != 0))
+        has_buf = bool((table[:, 1] != 0).any())
         # As the factory: a buffer with momentum 0 and no dampening is torch's buffer-less step.
         table[:, 2] = np.where(table[:, 1] == 0, 0.0, table[:, 2])
         states = (buffer(has_buf), None, None)

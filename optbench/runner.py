@@ -30,6 +30,7 @@ changes nobody's noise. The value ``f(x_k)`` and so every gap stay exact.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -290,6 +291,7 @@ class Chunk:
     engine: str  # "numba" (the compiled kernel where it covers the chunk) or "numpy"
     ladder: bool = True  # record each trial's first step on every rung of LADDER
     precision: str = "float64"  # the arithmetic of the points and the optimizer (config's)
+    kernel: bool = False  # the batch runs in a compiled kernel (:func:`compiled`)
 
     @property
     def trials(self) -> int:
@@ -348,22 +350,23 @@ def compiled(function, objective, optimizer: str, options: dict, engine: str) ->
                                                     optimizer)
 
 
-def run_chunk(chunk: Chunk, out: dict | None = None) -> ChunkResult:
+def run_chunk(chunk: Chunk, out: dict | None = None, objective=None) -> ChunkResult:
     """Run one chunk: in a compiled kernel where it covers the chunk, else the NumPy loop.
 
     Both give the same statuses and steps and the same values to ~1e-15 relative (see
     :mod:`optbench.kernels`); a given loop gives the same bits whatever the chunking. ``out``
-    (from a worker thread) holds the run's arrays for the chunk's rows, to be filled in place.
+    (from a worker thread) holds the run's arrays for the chunk's rows, to be filled in place;
+    ``objective`` the chunk's function, where the caller has it built (else it is built here).
     """
     _ensure_registered(chunk)
-    objective = make_objective(chunk.function)
-    use_kernel = compiled(chunk.function, objective, chunk.optimizer, chunk.options,
-                          chunk.engine)
-    kernels = _kernels() if use_kernel else None
+    if objective is None:
+        objective = make_objective(chunk.function)
+    # Decided per batch (chunk_builders); a worker without numba runs the NumPy loop.
+    kernels = _kernels() if chunk.kernel else None
     rules = {"target_kind": chunk.target_kind, "target": chunk.target,
              "divergence_kind": chunk.divergence_kind, "divergence": chunk.divergence,
              "record_rows": chunk.record_rows}
-    if use_kernel:
+    if kernels is not None:
         # The values were checked with the config (the factory's rules too, on every
         # combination's extremes): the kernel takes them as they are.
         outcomes, points, gaps = kernels.run_trials(
@@ -382,7 +385,8 @@ def run_chunk(chunk: Chunk, out: dict | None = None) -> ChunkResult:
             outcomes = _copy_outcomes(outcomes, out)
     return ChunkResult(batch=chunk.batch, offset=chunk.offset, record_slot=chunk.record_slot,
                        outcomes=outcomes, points=points, gaps=gaps,
-                       engine="numba" if use_kernel else "numpy", placed=out is not None)
+                       engine="numba" if kernels is not None else "numpy",
+                       placed=out is not None)
 
 
 def _copy_outcomes(outcomes: dict, out: dict) -> dict:
@@ -431,11 +435,19 @@ def batch_engine(batch: Batch, steps: int, engine: str) -> str:
     return "numba" if work >= KERNEL_MIN_WORK else "numpy"
 
 
+def batch_kernels(the_plan: Plan, config: Config, engine: str = "auto") -> list[bool]:
+    """Whether each batch of the plan runs in a compiled kernel (:func:`compiled`)."""
+    return [compiled(b.function, b.objective, b.optimizer, b.static,
+                     batch_engine(b, config.steps, engine)) for b in the_plan.batches]
+
+
 def chunk_builders(the_plan: Plan, config: Config, chunk_trials: int | None = None,
-                   engine: str = "auto", workers: int = 1):
+                   engine: str = "auto", workers: int = 1, kernel: list[bool] | None = None):
     """The plan's chunks, in order, each as a function that builds it: a chunk's arrays exist
     only once it is built, so only the chunks in flight use memory, and a thread pool builds
-    them in its workers."""
+    them in its workers. ``kernel``: :func:`batch_kernels`, if the caller has it."""
+    if kernel is None:
+        kernel = batch_kernels(the_plan, config, engine)
     first_trial = 0
     for b, batch in enumerate(the_plan.batches):
         dim = batch.x_start.shape[1]
@@ -445,14 +457,14 @@ def chunk_builders(the_plan: Plan, config: Config, chunk_trials: int | None = No
         for lo in range(0, batch.trials, size):
             hi = min(lo + size, batch.trials)
             yield partial(_build_chunk, batch, b, lo, hi, first_trial, rows, config, loop,
-                          the_plan.trials <= LADDER_MAX_TRIALS)
+                          the_plan.trials <= LADDER_MAX_TRIALS, kernel[b])
         first_trial += batch.trials
 
 
 def _build_chunk(batch: Batch, b: int, lo: int, hi: int, first_trial: int, rows: np.ndarray,
-                 config: Config, loop: str, ladder: bool) -> Chunk:
+                 config: Config, loop: str, ladder: bool, kernel: bool) -> Chunk:
     x0, group_ids, hypers = batch.rows(lo, hi)
-    first, last = np.searchsorted(rows, [lo, hi])
+    first, last = np.searchsorted(rows, [lo, hi]) if len(rows) else (0, 0)
     return Chunk(
         batch=b, offset=lo, first_trial=first_trial + lo, n_starts=len(batch.x_start),
         function=batch.function, function_index=batch.function_index,
@@ -460,14 +472,14 @@ def _build_chunk(batch: Batch, b: int, lo: int, hi: int, first_trial: int, rows:
         record_rows=rows[first:last] - lo, record_slot=int(first), steps=config.steps,
         target_kind=config.target.kind, target=config.target.value,
         divergence_kind=config.divergence.kind, divergence=config.divergence.value,
-        seed=config.seed, engine=loop, ladder=ladder, precision=config.precision,
+        seed=config.seed, engine=loop, ladder=ladder, precision=config.precision, kernel=kernel,
     )
 
 
 def chunks(the_plan: Plan, config: Config, chunk_trials: int | None = None, engine: str = "auto",
-           workers: int = 1):
+           workers: int = 1, kernel: list[bool] | None = None):
     """The plan's chunks, in order, built one at a time."""
-    for build in chunk_builders(the_plan, config, chunk_trials, engine, workers):
+    for build in chunk_builders(the_plan, config, chunk_trials, engine, workers, kernel):
         yield build()
 
 
@@ -494,14 +506,16 @@ def available_cores() -> int:
 PARALLEL_MIN_WORK = 2e7
 
 
-def _serial(tasks):
+def _serial(tasks, place, objectives):
     for chunk in tasks:
-        yield run_chunk(chunk)
+        yield run_chunk(chunk, out=place(chunk.batch, chunk.offset, chunk.trials),
+                        objective=objectives[chunk.batch])
 
 
-def _build_and_run(build, place) -> ChunkResult:
+def _build_and_run(build, place, objectives) -> ChunkResult:
     chunk = build()
-    return run_chunk(chunk, out=place(chunk.batch, chunk.offset, chunk.trials))
+    return run_chunk(chunk, out=place(chunk.batch, chunk.offset, chunk.trials),
+                     objective=objectives[chunk.batch])
 
 
 _POOL_LOCK = threading.Lock()
@@ -521,7 +535,7 @@ def _thread_pool(workers: int):
         return _pools[key]
 
 
-def _threads(builders, workers: int, place):
+def _threads(builders, workers: int, place, objectives):
     """Chunks on a pool of threads: the compiled kernels release the GIL, so threads run them in
     parallel without forking or pickling; each worker builds its own chunks and writes their
     outcomes into the run's arrays (``place(batch, offset, trials)`` gives their rows)."""
@@ -531,7 +545,7 @@ def _threads(builders, workers: int, place):
     pending: set = set()
     try:
         for build in builders:
-            pending.add(pool.submit(_build_and_run, build, place))
+            pending.add(pool.submit(_build_and_run, build, place, objectives))
             if len(pending) >= 2 * workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -617,7 +631,9 @@ def run(config: Config, progress=None, *, workers: int | None = None,
     started = time.perf_counter()
     total = the_plan.trials
     n_workers = workers if workers is not None else available_cores()
-    tasks = chunks(the_plan, config, chunk_trials, engine, n_workers)
+    kernel = batch_kernels(the_plan, config, engine)
+    objectives = [b.objective for b in the_plan.batches]
+    tasks = chunks(the_plan, config, chunk_trials, engine, n_workers, kernel)
     work = sum(b.trials * b.x_start.shape[1] for b in the_plan.batches) * config.steps
     n_chunks = sum(-(-b.trials // (chunk_trials or default_chunk_trials(
         b.x_start.shape[1], total, n_workers, config.steps))) for b in the_plan.batches)
@@ -627,7 +643,7 @@ def run(config: Config, progress=None, *, workers: int | None = None,
         ("best_gap", np.float64), ("final_distance", np.float64))}
     fields["ladder_hits"] = (np.empty((total, len(LADDER)), dtype=np.int32)
                              if total <= LADDER_MAX_TRIALS else None)
-    starts = np.cumsum([0] + [b.trials for b in the_plan.batches])
+    starts = [0, *itertools.accumulate(b.trials for b in the_plan.batches)]
     trajectories = []
     for b, batch in enumerate(the_plan.batches):
         rows = recorded_rows(batch, config.record, config.steps)
@@ -648,17 +664,15 @@ def run(config: Config, progress=None, *, workers: int | None = None,
 
     if dask:
         results, mode = _dask(tasks, dask), "dask"
-    elif n_workers > 1 and n_chunks > 1 and all(
-            compiled(b.function, b.objective, b.optimizer, b.static,
-                     batch_engine(b, config.steps, engine)) for b in the_plan.batches):
+    elif n_workers > 1 and n_chunks > 1 and all(kernel):
         # Threads where every batch runs compiled (no GIL held): kept from run to run, they cost
         # little beside a chunk of the default size (at least MIN_CHUNK_WORK).
-        builders = chunk_builders(the_plan, config, chunk_trials, engine, n_workers)
-        results, mode = _threads(builders, n_workers, place), "threads"
+        builders = chunk_builders(the_plan, config, chunk_trials, engine, n_workers, kernel)
+        results, mode = _threads(builders, n_workers, place, objectives), "threads"
     elif n_workers > 1 and n_chunks > 1 and (workers is not None or work >= PARALLEL_MIN_WORK):
         results, mode = _processes(tasks, n_workers), "processes"
     else:
-        results, mode = _serial(tasks), "serial"
+        results, mode = _serial(tasks, place, objectives), "serial"
 
     done = 0
     by_engine = {"numba": 0, "numpy": 0}

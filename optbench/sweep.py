@@ -84,8 +84,11 @@ class Batch:
             name: tuple(v[member] for v in value) if isinstance(value, tuple) else value[member]
             for name, value in self.settings.items()
         }
+        first = start % len(self.x_start)
         if isinstance(self.x_start, RandomStartPoints):
             x0 = self.x_start.rows_of_trials(start, stop)
+        elif first + len(index) <= len(self.x_start):  # within one pass over the start points
+            x0 = self.x_start[first:first + len(index)].copy()
         else:
             x0 = self.x_start[index % len(self.x_start)]
         return x0, self.first_group + member, hypers
@@ -168,6 +171,9 @@ class RandomStartPoints:
     def __init__(self, seed, low: np.ndarray, high: np.ndarray, count: int):
         self.seed, self.low, self.high = seed, low, high
         self.shape = (int(count), len(low))
+        # The same bounds on every axis: NumPy's scalar path draws the same values, without
+        # broadcasting the bounds (2.7 times as fast).
+        self._scalar_bounds = bool((low == low[0]).all() and (high == high[0]).all())
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -177,9 +183,7 @@ class RandomStartPoints:
         generator = np.random.PCG64(self.seed)
         generator.advance(start * self.shape[1])
         low, high = self.low, self.high
-        if np.all(low == low[0]) and np.all(high == high[0]):
-            # The same bounds on every axis: NumPy's scalar path draws the same values, without
-            # broadcasting the bounds (2.7 times as fast).
+        if self._scalar_bounds:
             low, high = low[0], high[0]
         return np.random.Generator(generator).uniform(low, high,
                                                       size=(stop - start, self.shape[1]))

@@ -189,6 +189,37 @@ def test_what_the_kernels_cover():
     assert not kernels.supports("paraboloid", {}, "lion")
 
 
+def test_the_paraboloids_curvatures_are_the_factorys():
+    """The kernel reads the paraboloid's a as the factory binds it: given, with or without c,
+    or its default."""
+    default = inspect.signature(functions.paraboloid).parameters["a"].default
+    for params, a in (({"a": [1.0, 3.0]}, [1.0, 3.0]), ({"a": [1.0, 3.0], "c": -5.0}, [1.0, 3.0]),
+                      ({"c": 2.0}, default), ({}, default)):
+        code, vector, _ = kernels.function_code("paraboloid", params)
+        assert code == kernels.PARABOLOID
+        np.testing.assert_array_equal(vector, a)
+    assert kernels.function_code("rosenbrock", {"dim": 7})[0] == kernels.ROSENBROCK
+
+
+def test_settings_are_one_row_per_run_of_a_group():
+    """The kernel's table of hyperparameters holds one row per run of consecutive trials of a
+    group, and every trial points to its run's row; options given once apply to every row."""
+    lr = np.array([0.1, 0.1, 0.2, 0.2, 0.3, 0.3])
+    options = {"lr": lr, "betas": (np.full(6, 0.8), np.full(6, 0.9)), "eps": 1e-6}
+    columns = ("lr", "betas[0]", "betas[1]", "eps", "weight_decay")
+    for group_ids, rows, settings in (
+            (np.array([4, 4, 4, 4, 4, 4]), [0], [0] * 6),
+            (np.array([3, 3, 1, 1, 3, 3]), [0, 2, 4], [0, 0, 1, 1, 2, 2]),
+            (np.array([0, 0, 1, 1, 2, 2]), [0, 2, 4], [0, 0, 1, 1, 2, 2])):
+        if len(rows) == 1:
+            options["lr"] = np.full(6, 0.1)
+        table, row_setting = kernels._settings("adam", columns, options, group_ids)
+        np.testing.assert_array_equal(row_setting, settings)
+        np.testing.assert_array_equal(table[:, 0], options["lr"][rows])
+        np.testing.assert_array_equal(table[:, 1:], [[0.8, 0.9, 1e-6, 0.0]] * len(rows))
+        options["lr"] = lr
+
+
 def test_ladder_climbs_of_every_height():
     """Trials that climb COCO's ladder one rung at a time, a few at once, all the rest at once
     (a step onto the minimum), never, or diverge: the kernel's branch-free climb (which writes

@@ -145,12 +145,12 @@ def test_a_failing_chunk_stops_the_threads(compiled_only, monkeypatch):
 
     run_chunk, started = runner.run_chunk, []
 
-    def failing(chunk, out=None):
+    def failing(chunk, out=None, objective=None):
         started.append(chunk.offset)
         if len(started) == 6:
             raise RuntimeError("chunk failed")
         time.sleep(0.03)  # both threads busy: the chunks submitted after wait their turn
-        return run_chunk(chunk, out)
+        return run_chunk(chunk, out, objective)
 
     monkeypatch.setattr(runner, "run_chunk", failing)
     with pytest.raises(RuntimeError, match="chunk failed"):
