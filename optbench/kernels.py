@@ -868,14 +868,19 @@ def _sgd_strips(x, buf, f, least, hit, outside, bound, died_at, last_gap, frozen
         f[i], least[i], hit[i], outside[i] = f[n - 1], least[n - 1], hit[n - 1], outside[n - 1]
         bound[i], died_at[i], last_gap[i] = bound[n - 1], died_at[n - 1], last_gap[n - 1]
     for i0 in range(0, n, LANES):
+        # Indices unsigned, so that numba adds no wraparound of negative ones and LLVM sees
+        # consecutive lanes: whole vectors in and out (1e5 trials x 200 steps: 8.6 -> 7.8 ms).
         for j in range(LANES):
-            i = i0 + j
+            i = np.uint64(i0) + np.uint64(j)
             for d in range(dims):
                 point[d, j], frozen_point[d, j] = x[d, i], frozen[d, i]
                 _store(momentum_buf, d, j, _entry(buf, d, i))
             value[0, j], best[0, j], hits[0, j], outs[0, j] = f[i], least[i], hit[i], outside[i]
             limit[0, j], died[0, j], frozen_gap[0, j] = bound[i], died_at[i], last_gap[i]
-            s = row_setting[b0 + min(i, n - 1)]
+        # A strip of one setting (row_setting never decreases) reads it once for all lanes.
+        first, last = row_setting[b0 + i0], row_setting[b0 + min(i0 + LANES - 1, n - 1)]
+        for j in range(LANES):
+            s = first if first == last else row_setting[b0 + min(i0 + j, n - 1)]
             for c in range(3):
                 settings[c, j] = table[s, c]
             _store(decay, 0, j, _item(wd, s))
@@ -912,7 +917,7 @@ def _sgd_strips(x, buf, f, least, hit, outside, bound, died_at, last_gap, frozen
                 limit[0, j] = -np.inf if dies else limit[0, j]
                 value[0, j] = gap
         for j in range(LANES):  # (lanes past n into the spare rows)
-            i = i0 + j
+            i = np.uint64(i0) + np.uint64(j)
             for d in range(dims):
                 x[d, i], frozen[d, i] = point[d, j], frozen_point[d, j]
                 _store(buf, d, i, _entry(momentum_buf, d, j))
