@@ -1167,7 +1167,7 @@ def function_code(entry_function: str, params: dict):
     if entry_function == "rosenbrock":
         return ROSENBROCK, _NO_VECTOR, 0.0
     a = params.get("a")
-    if a is None or len(params) > 2 or any(k not in ("a", "c") for k in params):
+    if a is None or not params.keys() <= {"a", "c"}:
         # Defaults, or arguments the factory would refuse: as the factory binds them.
         bound = _parameters_of(_functions.FUNCTIONS[entry_function].factory).bind(**params)
         bound.apply_defaults()
