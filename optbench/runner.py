@@ -351,7 +351,8 @@ def compiled(function, objective, optimizer: str, options: dict, engine: str) ->
 
 
 def run_chunk(chunk: Chunk, out: dict | None = None, objective=None) -> ChunkResult:
-    """Run one chunk: in a compiled kernel where it covers the chunk, else the NumPy loop.
+    """Run one chunk: in a compiled kernel where its batch does (``chunk.kernel``, decided by
+    :func:`batch_kernels`), else the NumPy loop.
 
     Both give the same statuses and steps and the same values to ~1e-15 relative (see
     :mod:`optbench.kernels`); a given loop gives the same bits whatever the chunking. ``out``
@@ -506,16 +507,16 @@ def available_cores() -> int:
 PARALLEL_MIN_WORK = 2e7
 
 
-def _serial(tasks, place, objectives):
+def _serial(tasks, place, batches):
     for chunk in tasks:
         yield run_chunk(chunk, out=place(chunk.batch, chunk.offset, chunk.trials),
-                        objective=objectives[chunk.batch])
+                        objective=batches[chunk.batch].objective)
 
 
-def _build_and_run(build, place, objectives) -> ChunkResult:
+def _build_and_run(build, place, batches) -> ChunkResult:
     chunk = build()
     return run_chunk(chunk, out=place(chunk.batch, chunk.offset, chunk.trials),
-                     objective=objectives[chunk.batch])
+                     objective=batches[chunk.batch].objective)
 
 
 _POOL_LOCK = threading.Lock()
@@ -535,7 +536,7 @@ def _thread_pool(workers: int):
         return _pools[key]
 
 
-def _threads(builders, workers: int, place, objectives):
+def _threads(builders, workers: int, place, batches):
     """Chunks on a pool of threads: the compiled kernels release the GIL, so threads run them in
     parallel without forking or pickling; each worker builds its own chunks and writes their
     outcomes into the run's arrays (``place(batch, offset, trials)`` gives their rows)."""
@@ -545,7 +546,7 @@ def _threads(builders, workers: int, place, objectives):
     pending: set = set()
     try:
         for build in builders:
-            pending.add(pool.submit(_build_and_run, build, place, objectives))
+            pending.add(pool.submit(_build_and_run, build, place, batches))
             if len(pending) >= 2 * workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -632,7 +633,6 @@ def run(config: Config, progress=None, *, workers: int | None = None,
     total = the_plan.trials
     n_workers = workers if workers is not None else available_cores()
     kernel = batch_kernels(the_plan, config, engine)
-    objectives = [b.objective for b in the_plan.batches]
     tasks = chunks(the_plan, config, chunk_trials, engine, n_workers, kernel)
     work = sum(b.trials * b.x_start.shape[1] for b in the_plan.batches) * config.steps
     n_chunks = sum(-(-b.trials // (chunk_trials or default_chunk_trials(
@@ -668,11 +668,11 @@ def run(config: Config, progress=None, *, workers: int | None = None,
         # Threads where every batch runs compiled (no GIL held): kept from run to run, they cost
         # little beside a chunk of the default size (at least MIN_CHUNK_WORK).
         builders = chunk_builders(the_plan, config, chunk_trials, engine, n_workers, kernel)
-        results, mode = _threads(builders, n_workers, place, objectives), "threads"
+        results, mode = _threads(builders, n_workers, place, the_plan.batches), "threads"
     elif n_workers > 1 and n_chunks > 1 and (workers is not None or work >= PARALLEL_MIN_WORK):
         results, mode = _processes(tasks, n_workers), "processes"
     else:
-        results, mode = _serial(tasks, place, objectives), "serial"
+        results, mode = _serial(tasks, place, the_plan.batches), "serial"
 
     done = 0
     by_engine = {"numba": 0, "numpy": 0}
