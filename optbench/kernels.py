@@ -722,8 +722,8 @@ _CLIMB = 4
 
 
 @njit(**_DISJOINT)
-def _climb(ladder_hits, b0, n, least, rung, next_rung, rungs, n_rungs, k, climbers):
-    """The trials of the block (rows ``b0 .. b0 + n`` of ``ladder_hits``) whose best gaps
+def _climb(ladder_hits, l0, n, least, rung, next_rung, rungs, n_rungs, k, climbers):
+    """The trials of the block (rows ``l0 .. l0 + n`` of ``ladder_hits``) whose best gaps
     reached their next rungs at step ``k`` climb every rung at or above their best gaps.
 
     They are gathered into ``climbers`` first, eight at a time and without a branch (which
@@ -743,7 +743,7 @@ def _climb(ladder_hits, b0, n, least, rung, next_rung, rungs, n_rungs, k, climbe
     count, last, wide = np.uint64(n_rungs), np.uint64(n_rungs - 1), np.uint64(_CLIMB)
     for j in range(np.uint64(m)):
         i = np.uint64(climbers[j])
-        t = np.uint64(b0) + i
+        t = np.uint64(l0) + i
         r, best = np.uint64(rung[i]), least[i]
         climbed = np.uint64(1)
         for c in range(_CLIMB):
@@ -760,7 +760,7 @@ def _climb(ladder_hits, b0, n, least, rung, next_rung, rungs, n_rungs, k, climbe
 
 
 @njit(**_DISJOINT)
-def _unclimb(ladder_hits, b0, n, rung, n_rungs):
+def _unclimb(ladder_hits, l0, n, rung, n_rungs):
     """-1 again where :func:`_climb` wrote ahead of the rungs a trial reached: its last climb
     wrote at most ``_CLIMB - 1`` entries past them (each climb overwrites the previous one's)."""
     count, last = np.uint64(n_rungs), np.uint64(n_rungs - 1)
@@ -768,7 +768,7 @@ def _unclimb(ladder_hits, b0, n, rung, n_rungs):
         r = np.uint64(rung[i])
         if r < count:
             for c in range(_CLIMB - 1):
-                ladder_hits[np.uint64(b0) + i, min(r + np.uint64(c), last)] = -1
+                ladder_hits[np.uint64(l0) + i, min(r + np.uint64(c), last)] = -1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -783,7 +783,8 @@ def _unclimb(ladder_hits, b0, n, rung, n_rungs):
 # cache): 1e5 trials x 200 steps of SGD-momentum, one core, 12.3-14.5 -> 9.2-10.6 ms. A
 # divergence is recorded in the lanes too (selects, no branch); the ladder's climbs, frequent
 # under SGD (a trial-step in seven), would take the lanes out of the registers nearly every
-# step, so runs with a ladder keep the block loops.
+# step, so the blocks that record the ladder (a run's first start points of each group, see
+# runner.LADDER_START_POINTS) keep the block loops.
 
 #: Trials a strip runs together: two AVX-512 vectors of float64 a quantity, two independent
 #: chains of dependent updates per step.
@@ -837,7 +838,7 @@ def _lanes_of_compiled(array, rows):
 def _sgd_strips(x, buf, f, least, hit, outside, bound, died_at, last_gap, frozen, b0, n, steps,
                 table, wd, row_setting, nesterov, maximize, fvec, target):
     """Steps 1..``steps`` of SGD on the block's ``n`` trials of a 2-D paraboloid (``f* = 0``, a
-    gap target, no ladder), ``LANES`` at a time: each step as :func:`_sgd_block` (the update,
+    gap target, none recording the ladder), ``LANES`` at a time: each step as :func:`_sgd_block` (the update,
     and the value summed as :func:`_value_term`), :func:`_bookkeep` and :func:`run_chunk` (a
     divergence) compute it, bit for bit.
 
@@ -929,7 +930,8 @@ def _sgd_strips(x, buf, f, least, hit, outside, bound, died_at, last_gap, frozen
 def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x0, row_setting,
               fn, fvec, fscalar, f_star, minimizers, steps, by_distance, target, bound_is_gap,
               divergence, record_rows, points, gaps, block, strips, status, first_hit, settled,
-              diverged_at, final_gap, best_gap, final_distance, ladder, ladder_hits):
+              diverged_at, final_gap, best_gap, final_distance, ladder, ladder_rows,
+              ladder_hits):
     """Run ``steps`` updates of every trial of ``x0 (T, D)``; fill the per-trial outputs.
 
     Mirrors :func:`optbench.runner.run_trials` step for step and :func:`optbench.runner.finish`
@@ -938,8 +940,10 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     ``points``/``gaps`` per recorded row (``record_rows``,
     sorted). The optimizer arguments are those of :func:`_update`; ``s0..s2`` are ``(D, B)``
     buffers of ``block`` trials, the width of the blocks the chunk is cut into.
-    ``ladder_hits (T, L)`` (or None) gets each trial's first step with a best gap at or below
-    each rung of the descending ``ladder``.
+    ``ladder_hits (R, L)`` (or None) gets the first step with a best gap at or below each rung
+    of the descending ``ladder`` of each of the trials ``ladder_rows (R,)`` (ascending). A block
+    holds trials that all record the ladder or none that do: a block without runs the loops
+    without it (and SGD on a 2-D paraboloid strip by strip).
 
     Per step and block: one pass that updates every coordinate (recomputing the gradient; on the
     paraboloid also summing the value), Rosenbrock's terms and their sum, and one pass over the
@@ -1012,8 +1016,23 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     tiny = np.finfo(np.float64).tiny
     n_record = record_rows.shape[0]
     r_first = 0
-    for b0 in range(0, T, B):
-        n = min(B, T - b0)
+    n_ladder = ladder_rows.shape[0] if ladder_hits is not None else 0
+    next_ladder = 0  # index in ladder_rows of the next trial that records the ladder
+    b0 = 0
+    while b0 < T:
+        # The block: up to B trials that all record the ladder, or none that do.
+        l0 = next_ladder
+        on_ladder = next_ladder < n_ladder and ladder_rows[next_ladder] == b0
+        if on_ladder:
+            n = 1
+            while (n < B and b0 + n < T and l0 + n < n_ladder
+                   and ladder_rows[l0 + n] == b0 + n):
+                n += 1
+            next_ladder += n
+        else:
+            n = min(B, T - b0)
+            if next_ladder < n_ladder:
+                n = min(n, ladder_rows[next_ladder] - b0)
         # Runs of trials that share their hyperparameters (one group each).
         n_runs = 0
         for i in range(n):
@@ -1063,22 +1082,22 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
         for d in range(D):
             for i in range(n):
                 frozen[d, i] = x[d, i]
-        if ladder_hits is not None:  # the rungs reached at the start
+        if ladder_hits is not None and on_ladder:  # the rungs reached at the start
             for i in range(n):
                 rung[i] = 0
                 next_rung[i] = rungs[0]
-            ladder_hits[b0:b0 + n, :] = -1
-            _climb(ladder_steps, b0, n, least, rung, next_rung, rungs, n_rungs, np.int32(0),
+            ladder_hits[l0:l0 + n, :] = -1
+            _climb(ladder_steps, l0, n, least, rung, next_rung, rungs, n_rungs, np.int32(0),
                    climbers)
         for r in range(r_first, r_last):
             i = record_rows[r] - b0
             for d in range(D):
                 points[r, 0, d] = x[d, i]
             gaps[r, 0] = f[i] - f_star
-        # SGD without a ladder on a 2-D paraboloid (strips, as run_trials decides): strip by
-        # strip, where the block records no path.
+        # SGD on a 2-D paraboloid (strips, as run_trials decides): strip by strip, where the
+        # block records neither the ladder nor a path.
         last_step = steps
-        if sgd is not None and ladder_hits is None and strips and r_first == r_last:
+        if sgd is not None and not on_ladder and strips and r_first == r_last:
             _sgd_strips(x, state0, f, least, hit, outside, bound, died_at, last_gap, frozen, b0,
                         n, steps, sgd_table, wd_column, row_setting, f0, f1, fvec, target)
             last_step = 0
@@ -1102,14 +1121,15 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                 _pairwise_sum(terms, 0, D - 1, n, f, acc)
             if by_distance:
                 _distance(x, n, minimizers, crit, terms, acc, best)
-            if ladder_hits is None:
-                died, climbed = _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k,
-                                          target, by_distance, None)
-            else:
+            if ladder_hits is not None and on_ladder:
                 died, climbed = _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k,
                                           target, by_distance, next_rung)
-            if ladder_hits is not None and climbed:
-                _climb(ladder_steps, b0, n, least, rung, next_rung, rungs, n_rungs, k, climbers)
+                if climbed:
+                    _climb(ladder_steps, l0, n, least, rung, next_rung, rungs, n_rungs, k,
+                           climbers)
+            else:
+                died, climbed = _bookkeep(f, f_star, bound, least, hit, outside, crit, n, k,
+                                          target, by_distance, None)
             if died:
                 # A diverged trial is frozen at its last point while alive: the previous one.
                 for i in range(n):
@@ -1125,8 +1145,8 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                     for d in range(D):
                         points[r, k, d] = x[d, i]
                     gaps[r, k] = f[i] - f_star
-        if ladder_hits is not None:  # _climb's writes ahead of the rungs reached
-            _unclimb(ladder_steps, b0, n, rung, n_rungs)
+        if ladder_hits is not None and on_ladder:  # _climb's writes ahead of the rungs reached
+            _unclimb(ladder_steps, l0, n, rung, n_rungs)
         # The trial's last point (where a diverged one is frozen), its distance to the nearest
         # minimiser, and the outcome (runner.finish).
         for d in range(D):
@@ -1146,6 +1166,7 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             best_gap[t] = least[i]
             final_distance[t] = crit[i]
         r_first = r_last
+        b0 += n
     _keep(x_own, x_in_own, terms_own, acc_own, f_own, f_in_own, crit_own, best_own, bound_own,
           runs_own, hit_own, outside_own, died_at_own, least_own, last_gap_own, frozen_own,
           rung_own, next_rung_own, climbers_own, rungs_own)
@@ -1178,6 +1199,7 @@ def function_code(entry_function: str, params: dict):
 
 
 _NO_VECTOR = np.zeros(1)
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 def supports(function: str, params: dict, optimizer: str) -> bool:
@@ -1191,12 +1213,12 @@ def block_size(dim: int) -> int:
     return int(max(8, min(4096, 16384 // dim)))
 
 
-def uses_strips(optimizer: str, code: int, dim: int, target_kind: str, ladder) -> bool:
+def uses_strips(optimizer: str, code: int, dim: int, target_kind: str) -> bool:
     """Whether :func:`run_trials` runs these trials strip by strip (:func:`_sgd_strips`): SGD
-    on a 2-D paraboloid (``code``, :func:`function_code`'s), a gap target and no ladder; the
-    blocks that record a path keep the block loops."""
+    on a 2-D paraboloid (``code``, :func:`function_code`'s) and a gap target; the blocks that
+    record the ladder or a path keep the block loops."""
     return (optimizer == "sgd" and code == PARABOLOID and dim == STRIP_DIM
-            and target_kind == "gap" and ladder is None and block_size(dim) % LANES == 0)
+            and target_kind == "gap" and block_size(dim) % LANES == 0)
 
 
 def _settings(optimizer: str, names: tuple, hyperparameters: dict, group_ids: np.ndarray):
@@ -1389,7 +1411,8 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
                x0: np.ndarray, group_ids: np.ndarray, steps: int, *, target_kind: str,
                target: float, divergence_kind: str, divergence: float,
                record_rows: np.ndarray, ladder: np.ndarray | None = None,
-               out: dict | None = None, precision: str = "float64", strips: bool = True,
+               ladder_rows: np.ndarray | None = None, out: dict | None = None,
+               precision: str = "float64", strips: bool = True,
                ) -> tuple[dict, np.ndarray, np.ndarray]:
     """The compiled counterpart of the loop of :func:`optbench.runner.run_trials`.
 
@@ -1397,8 +1420,9 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     (checked by the factory beforehand); ``group_ids`` tells which rows share them. Returns the
     per-trial outcomes as :func:`optbench.runner.run_trials` does (``status``, ``first_hit``,
     ``settled``, ``diverged_at``, ``final_gap``, ``best_gap``, ``final_distance``, and
-    ``ladder_hits (T, L)`` when a descending ``ladder`` of targets is given, else None) and the
-    recorded ``points``, ``gaps``. ``out`` may give the arrays to fill (the run's own, so that
+    ``ladder_hits (R, L)`` when a descending ``ladder`` of targets is given, else None: of the
+    rows ``ladder_rows (R,)``, ascending, by default every row) and the recorded ``points``,
+    ``gaps``. ``out`` may give the arrays to fill (the run's own, so that
     outcomes are written once, in place). ``precision`` (``float64`` or ``float32``) is the type
     of the points and states, as the NumPy loop's. ``strips`` False keeps SGD on the 2-D
     paraboloid in the block loops (:func:`uses_strips`), for comparison: the results are the
@@ -1415,7 +1439,7 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     # A small chunk's blocks are no wider than it: their state is zeroed block by block.
     B = min(block_size(D), max(LANES, -(-T // LANES) * LANES))
     dtype = np.dtype(precision)
-    strips = strips and uses_strips(optimizer, code, D, target_kind, ladder)
+    strips = strips and uses_strips(optimizer, code, D, target_kind)
 
     def buffer(wanted=True):
         return np.zeros((D, B), dtype=dtype) if wanted else None
@@ -1442,9 +1466,15 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
         "final_gap": np.empty(T),
         "best_gap": np.empty(T),
         "final_distance": np.empty(T),
-        "ladder_hits": None if ladder is None else np.empty((T, len(ladder)), dtype=np.int32),
+        "ladder_hits": None if ladder is None else np.empty(
+            (T if ladder_rows is None else len(ladder_rows), len(ladder)), dtype=np.int32),
     }
-    ladder = np.zeros(0) if ladder is None else np.ascontiguousarray(ladder, dtype=np.float64)
+    if ladder is None:
+        ladder, ladder_rows = np.zeros(0), _NO_ROWS
+    else:
+        ladder = np.ascontiguousarray(ladder, dtype=np.float64)
+        ladder_rows = (np.arange(T, dtype=np.int64) if ladder_rows is None
+                       else np.ascontiguousarray(ladder_rows, dtype=np.int64))
     points = np.full((len(record_rows), steps + 1, D), np.nan)
     gaps = np.full((len(record_rows), steps + 1), np.nan)
     if T:
@@ -1457,7 +1487,7 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
             by_distance, float(target), divergence_kind == "gap", float(divergence),
             record_rows, points, gaps, B, strips, out["status"], out["first_hit"],
             out["settled"], out["diverged_at"], out["final_gap"], out["best_gap"],
-            out["final_distance"], ladder, out["ladder_hits"],
+            out["final_distance"], ladder, ladder_rows, out["ladder_hits"],
         )
     return out, points, gaps
 

@@ -5,7 +5,8 @@ A run directory holds
 * ``summary.json``: schema version, optbench and package versions, the config (canonical JSON)
   and its hash, the seed, timings, every group with its hyperparameters and aggregates;
 * ``trials.npz``: the per-trial outcome arrays (:class:`~optbench.runner.TrialOutcomes`),
-  including each trial's first step on every target of COCO's ladder (``ladder_hits``);
+  including the first step on every target of COCO's ladder (``ladder_hits``) of the trials
+  ``ladder_trials`` (those of each group's first start points);
 * ``trajectories.npz``: the recorded paths (``group``, ``trial``, ``points``, ``gaps`` per batch).
 
 It is written under a temporary name and renamed when complete, so a crash or Ctrl-C leaves no
@@ -259,14 +260,20 @@ def load(run_dir: str | Path) -> Results:
     trials_path = run_dir / "trials.npz"
     try:
         with open(trials_path, "rb") as fh, np.load(fh) as npz:  # closed even when corrupt
-            # ladder_hits is optional: results saved before it was recorded lack it.
+            # The ladder is optional: results saved before it was recorded lack it, and those
+            # saved before ladder_trials existed hold it for every trial.
             trials = TrialOutcomes(**{name: npz[name] for name in TrialOutcomes.FIELDS
-                                      if name in npz.files or name != "ladder_hits"})
+                                      if name in npz.files or name in TrialOutcomes.PER_TRIAL})
     except _NPZ_ERRORS as exc:
         raise ResultsError(f"{trials_path}: missing or corrupt ({_one_line(exc)})") from None
     if len(trials.group) and int(trials.group.max()) >= len(groups):
         raise ResultsError(f"{trials_path}: trials of group {int(trials.group.max())}, "
                            f"but summary.json lists {len(groups)} groups")
+    ladder = trials.ladder_trials
+    if ladder is not None and (len(ladder) != len(trials.ladder_hits) or (
+            len(ladder) and not 0 <= int(ladder.min()) <= int(ladder.max()) < len(trials.group))):
+        raise ResultsError(f"{trials_path}: ladder_trials does not index the "
+                           f"{len(trials.group)} trials' {len(trials.ladder_hits)} ladder rows")
     trajectories_path = run_dir / "trajectories.npz"
     try:
         trajectories = []

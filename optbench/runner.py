@@ -12,7 +12,8 @@ step 0 is the start point. Per trial the runner records:
   when that is larger); -1 if never. A diverged trial is frozen at its last point;
 * ``final_gap`` and ``best_gap``: ``f - f*`` at the last (finite) point and the least seen;
 * ``ladder_hits``: for each target of COCO's ladder (:data:`LADDER`, ``f - f* <= 10^2 ... 10^-8``),
-  the first step that reached it, ``(T, 51)`` int32, -1 if never: the runtimes of ECDFs;
+  the first step that reached it, int32, -1 if never: the runtimes of ECDFs. Recorded for the
+  trials of each group's first :data:`LADDER_START_POINTS` start points (``ladder_trials``);
 * ``status``: diverged if it diverged, else converged if it reached the target, else unfinished
   (the budget ran out while it oscillated or stalled).
 
@@ -64,7 +65,7 @@ def max_recorded(dim: int, steps: int) -> int:
 
 @dataclass
 class TrialOutcomes:
-    """Per-trial outcome arrays, each of shape ``(T,)``."""
+    """Per-trial outcome arrays, each of shape ``(T,)``, and the ladder's of some trials."""
 
     group: np.ndarray  # int64
     status: np.ndarray  # int8: CONVERGED, DIVERGED, UNFINISHED
@@ -74,19 +75,23 @@ class TrialOutcomes:
     final_gap: np.ndarray  # float64
     best_gap: np.ndarray  # float64
     final_distance: np.ndarray  # float64, to the nearest minimiser
-    # (T, len(LADDER)) int32: first step with f - f* <= LADDER[j], -1 if never; None when read
-    # from results saved before it was recorded.
+    # (L, len(LADDER)) int32: first step with f - f* <= LADDER[j], -1 if never, of the trials
+    # ladder_trials (L,) (global indices, ascending): those of each group's first
+    # LADDER_START_POINTS start points. Both None in runs without a ladder, and ladder_trials
+    # None in results saved before it existed (whose ladder covers every trial).
     ladder_hits: np.ndarray | None = None
+    ladder_trials: np.ndarray | None = None
 
-    FIELDS = ("group", "status", "first_hit", "settled", "diverged_at", "final_gap", "best_gap",
-              "final_distance", "ladder_hits")
+    PER_TRIAL = ("group", "status", "first_hit", "settled", "diverged_at", "final_gap",
+                 "best_gap", "final_distance")
+    FIELDS = PER_TRIAL + ("ladder_hits", "ladder_trials")
+
+    def __post_init__(self):
+        if self.ladder_hits is not None and self.ladder_trials is None:
+            self.ladder_trials = np.arange(len(self.ladder_hits), dtype=np.int64)
 
     def as_dict(self) -> dict[str, np.ndarray]:
         return {name: value for name in self.FIELDS if (value := getattr(self, name)) is not None}
-
-    @classmethod
-    def concatenate(cls, parts: list[TrialOutcomes]) -> TrialOutcomes:
-        return cls(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in cls.FIELDS})
 
 
 @dataclass
@@ -135,13 +140,14 @@ def run_trials(
     objective, optimizer, x0: np.ndarray, steps: int, *, target_kind: str, target: float,
     divergence_kind: str, divergence: float, record_rows: np.ndarray,
     noise_keys: np.ndarray | None = None, noise: GradientNoise | None = None,
-    ladder: bool = True, precision: str = "float64",
+    ladder: bool | np.ndarray = True, precision: str = "float64",
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Run ``steps`` updates from ``x0 (T, D)``; return outcome arrays and recorded paths.
 
     ``noise``, if given, is added to every gradient; ``noise_keys (T,)`` key each trial's noise
-    stream (the runner passes the start-point index; default ``0..T-1``). With ``ladder`` false
-    the first steps on COCO's ladder are not tracked (``ladder_hits`` is None).
+    stream (the runner passes the start-point index; default ``0..T-1``). ``ladder`` says whose
+    first steps on COCO's ladder are tracked: every row's (True), none (False: ``ladder_hits``
+    is None), or those of the given rows (ascending), one row of ``ladder_hits`` each.
 
     ``precision`` is the type of the points and of the optimizer's arithmetic (``float64`` or
     ``float32``): the start points are rounded to it; the function is evaluated in float64 at
@@ -192,8 +198,13 @@ def run_trials(
         # The ladder is descending, so the targets reached so far are a prefix of it, as long as
         # the count of targets >= best_gap; only rows whose count grew need writing.
         ascending = LADDER[::-1]
-        if ladder:
-            reached = len(LADDER) - np.searchsorted(ascending, best_gap, side="left")
+        if isinstance(ladder, (bool, np.bool_)):
+            ladder_rows = np.arange(T) if ladder else None
+        else:
+            ladder_rows = np.asarray(ladder, dtype=np.int64)
+        if ladder_rows is not None:
+            reached = len(LADDER) - np.searchsorted(ascending, best_gap[ladder_rows],
+                                                    side="left")
             ladder_hits = np.where(np.arange(len(LADDER)) < reached[:, None], 0,
                                    -1).astype(np.int32)
         else:
@@ -224,8 +235,9 @@ def run_trials(
             first_hit[hit] = k
             last_outside[alive & ~inside] = k
             np.fmin(best_gap, np.where(alive, gap, np.inf), out=best_gap)
-            if ladder:
-                now = len(LADDER) - np.searchsorted(ascending, best_gap, side="left")
+            if ladder_rows is not None:
+                now = len(LADDER) - np.searchsorted(ascending, best_gap[ladder_rows],
+                                                    side="left")
                 grew = np.flatnonzero(now > reached)
                 if grew.size:
                     rungs = np.arange(len(LADDER))
@@ -289,7 +301,9 @@ class Chunk:
     divergence: float
     seed: int
     engine: str  # "numba" (the compiled kernel where it covers the chunk) or "numpy"
-    ladder: bool = True  # record each trial's first step on every rung of LADDER
+    # Rows of the chunk that record their first step on every rung of LADDER (ascending; None:
+    # the run keeps no ladder).
+    ladder_rows: np.ndarray | None = None
     precision: str = "float64"  # the arithmetic of the points and the optimizer (config's)
     kernel: bool = False  # the batch runs in a compiled kernel (:func:`compiled`)
 
@@ -373,7 +387,8 @@ def run_chunk(chunk: Chunk, out: dict | None = None, objective=None) -> ChunkRes
         outcomes, points, gaps = kernels.run_trials(
             chunk.function.function, chunk.function.params, objective, chunk.optimizer,
             chunk.options, chunk.x0, chunk.group_ids, chunk.steps, **rules,
-            ladder=LADDER if chunk.ladder else None, out=out, precision=chunk.precision)
+            ladder=None if chunk.ladder_rows is None else LADDER, ladder_rows=chunk.ladder_rows,
+            out=out, precision=chunk.precision)
     else:
         optimizer = OPTIMIZERS[chunk.optimizer].factory(**chunk.options)
         noise = (GradientNoise(sigma=chunk.function.noise, seed=chunk.seed,
@@ -381,7 +396,8 @@ def run_chunk(chunk: Chunk, out: dict | None = None, objective=None) -> ChunkRes
         outcomes, points, gaps = run_trials(
             objective, optimizer, chunk.x0, chunk.steps, **rules,
             noise_keys=(chunk.offset + np.arange(chunk.trials)) % chunk.n_starts, noise=noise,
-            ladder=chunk.ladder, precision=chunk.precision)
+            ladder=False if chunk.ladder_rows is None else chunk.ladder_rows,
+            precision=chunk.precision)
         if out is not None:
             outcomes = _copy_outcomes(outcomes, out)
     return ChunkResult(batch=chunk.batch, offset=chunk.offset, record_slot=chunk.record_slot,
@@ -415,10 +431,16 @@ def default_chunk_trials(dim: int, total_trials: int, workers: int, steps: int) 
     return int(max(1, min(cap, max(share, least))))
 
 
-#: Runs of up to this many trials keep each trial's first step on every rung of the ladder
-#: (``ladder_hits``, 204 bytes a trial: 51 MB here, and as much again to send back from the
-#: workers); larger runs keep the per-trial outcomes only (about 60 bytes a trial), so that
-#: memory and time stay bounded, and their results have no ladder (no ECDF plot).
+#: The start points of each group whose trials record their first step on every rung of COCO's
+#: ladder (``ladder_hits``): the ECDF's runtimes. A descending trial climbs a rung every few
+#: steps, each climb costing as much as several steps of a cheap update rule, so beyond a
+#: sample that gives the ECDF its shape the ladder would cost a large share of a run and add
+#: nothing to it (10^5 trials of SGD on a 2-D paraboloid: 3x the time of the same run without).
+LADDER_START_POINTS = 100
+
+#: Runs whose ladder trials (at most LADDER_START_POINTS a group) number more than this record
+#: no ladder (204 bytes a trial: 51 MB here, and as much again to send back from the workers),
+#: so that memory stays bounded whatever the sweep; their reports have no ECDF.
 LADDER_MAX_TRIALS = 250_000
 
 #: A batch with at least this much work (trials x coordinates x steps) runs in a compiled kernel
@@ -442,6 +464,30 @@ def batch_kernels(the_plan: Plan, config: Config, engine: str = "auto") -> list[
                      batch_engine(b, config.steps, engine)) for b in the_plan.batches]
 
 
+def ladder_count(n_starts: int, rows: int) -> int:
+    """How many of a batch's first ``rows`` rows record the ladder (row ``r`` starts from start
+    point ``r % n_starts``; those of the first :data:`LADDER_START_POINTS` do)."""
+    per_group = min(n_starts, LADDER_START_POINTS)
+    return rows // n_starts * per_group + min(rows % n_starts, per_group)
+
+
+def ladder_rows(n_starts: int, lo: int, hi: int) -> np.ndarray:
+    """The rows of a batch's ``lo:hi`` that record the ladder, ascending, relative to ``lo``."""
+    if n_starts <= LADDER_START_POINTS:
+        return np.arange(hi - lo, dtype=np.int64)
+    groups = np.arange(lo // n_starts, -(-hi // n_starts), dtype=np.int64)
+    rows = (groups[:, None] * n_starts + np.arange(LADDER_START_POINTS)).ravel()
+    return rows[(rows >= lo) & (rows < hi)] - lo
+
+
+def ladder_slots(the_plan: Plan) -> list[int] | None:
+    """Each batch's first index among the run's ladder rows, and their total at the end; None
+    where the run records no ladder (more than :data:`LADDER_MAX_TRIALS` of them)."""
+    slots = [0, *itertools.accumulate(ladder_count(len(b.x_start), b.trials)
+                                      for b in the_plan.batches)]
+    return slots if slots[-1] <= LADDER_MAX_TRIALS else None
+
+
 def chunk_builders(the_plan: Plan, config: Config, chunk_trials: int | None = None,
                    engine: str = "auto", workers: int = 1, kernel: list[bool] | None = None):
     """The plan's chunks, in order, each as a function that builds it: a chunk's arrays exist
@@ -449,6 +495,7 @@ def chunk_builders(the_plan: Plan, config: Config, chunk_trials: int | None = No
     them in its workers. ``kernel``: :func:`batch_kernels`, if the caller has it."""
     if kernel is None:
         kernel = batch_kernels(the_plan, config, engine)
+    ladder = ladder_slots(the_plan) is not None
     first_trial = 0
     for b, batch in enumerate(the_plan.batches):
         dim = batch.x_start.shape[1]
@@ -458,12 +505,13 @@ def chunk_builders(the_plan: Plan, config: Config, chunk_trials: int | None = No
         for lo in range(0, batch.trials, size):
             hi = min(lo + size, batch.trials)
             yield partial(_build_chunk, batch, b, lo, hi, first_trial, rows, config, loop,
-                          the_plan.trials <= LADDER_MAX_TRIALS, kernel[b])
+                          ladder, kernel[b])
         first_trial += batch.trials
 
 
 def _build_chunk(batch: Batch, b: int, lo: int, hi: int, first_trial: int, rows: np.ndarray,
                  config: Config, loop: str, ladder: bool, kernel: bool) -> Chunk:
+    """Rows ``lo:hi`` of batch ``b``; ``ladder``: the run records the ladder."""
     x0, group_ids, hypers = batch.rows(lo, hi)
     first, last = np.searchsorted(rows, [lo, hi]) if len(rows) else (0, 0)
     return Chunk(
@@ -473,7 +521,9 @@ def _build_chunk(batch: Batch, b: int, lo: int, hi: int, first_trial: int, rows:
         record_rows=rows[first:last] - lo, record_slot=int(first), steps=config.steps,
         target_kind=config.target.kind, target=config.target.value,
         divergence_kind=config.divergence.kind, divergence=config.divergence.value,
-        seed=config.seed, engine=loop, ladder=ladder, precision=config.precision, kernel=kernel,
+        seed=config.seed, engine=loop,
+        ladder_rows=ladder_rows(len(batch.x_start), lo, hi) if ladder else None,
+        precision=config.precision, kernel=kernel,
     )
 
 
@@ -641,9 +691,15 @@ def run(config: Config, progress=None, *, workers: int | None = None,
         ("group", np.int64), ("status", np.int8), ("first_hit", np.int64),
         ("settled", np.int64), ("diverged_at", np.int64), ("final_gap", np.float64),
         ("best_gap", np.float64), ("final_distance", np.float64))}
-    fields["ladder_hits"] = (np.empty((total, len(LADDER)), dtype=np.int32)
-                             if total <= LADDER_MAX_TRIALS else None)
     starts = [0, *itertools.accumulate(b.trials for b in the_plan.batches)]
+    ladder_at = ladder_slots(the_plan)
+    if ladder_at is None:
+        fields["ladder_hits"] = fields["ladder_trials"] = None
+    else:
+        fields["ladder_hits"] = np.empty((ladder_at[-1], len(LADDER)), dtype=np.int32)
+        fields["ladder_trials"] = np.concatenate(
+            [starts[b] + ladder_rows(len(batch.x_start), 0, batch.trials)
+             for b, batch in enumerate(the_plan.batches)] or [np.zeros(0, dtype=np.int64)])
     trajectories = []
     for b, batch in enumerate(the_plan.batches):
         rows = recorded_rows(batch, config.record, config.steps)
@@ -657,10 +713,13 @@ def run(config: Config, progress=None, *, workers: int | None = None,
         """The run's arrays for rows ``offset:offset+n`` of batch ``b`` (and their groups)."""
         lo = starts[b] + offset
         batch = the_plan.batches[b]
-        fields["group"][lo:lo + n] = batch.first_group + np.arange(offset, offset + n) // len(
-            batch.x_start)
-        return {name: None if values is None else values[lo:lo + n]
-                for name, values in fields.items() if name != "group"}
+        n_starts = len(batch.x_start)
+        fields["group"][lo:lo + n] = batch.first_group + np.arange(offset, offset + n) // n_starts
+        out = {name: fields[name][lo:lo + n] for name in TrialOutcomes.PER_TRIAL if name != "group"}
+        out["ladder_hits"] = None if ladder_at is None else fields["ladder_hits"][
+            ladder_at[b] + ladder_count(n_starts, offset):
+            ladder_at[b] + ladder_count(n_starts, offset + n)]
+        return out
 
     if dask:
         results, mode = _dask(tasks, dask), "dask"

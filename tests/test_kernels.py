@@ -253,12 +253,11 @@ def test_block_loops_promise_llvm_disjoint_arrays():
 
 
 def test_what_runs_strip_by_strip():
-    assert kernels.uses_strips("sgd", kernels.PARABOLOID, 2, "gap", None)
-    assert not kernels.uses_strips("sgd", kernels.PARABOLOID, 2, "gap", runner.LADDER)
-    assert not kernels.uses_strips("sgd", kernels.PARABOLOID, 2, "distance", None)
-    assert not kernels.uses_strips("sgd", kernels.PARABOLOID, 3, "gap", None)
-    assert not kernels.uses_strips("sgd", kernels.ROSENBROCK, 2, "gap", None)
-    assert not kernels.uses_strips("adam", kernels.PARABOLOID, 2, "gap", None)
+    assert kernels.uses_strips("sgd", kernels.PARABOLOID, 2, "gap")
+    assert not kernels.uses_strips("sgd", kernels.PARABOLOID, 2, "distance")
+    assert not kernels.uses_strips("sgd", kernels.PARABOLOID, 3, "gap")
+    assert not kernels.uses_strips("sgd", kernels.ROSENBROCK, 2, "gap")
+    assert not kernels.uses_strips("adam", kernels.PARABOLOID, 2, "gap")
     assert kernels.block_size(kernels.STRIP_DIM) % kernels.LANES == 0
 
 
@@ -305,6 +304,33 @@ def test_sgd_strips_are_the_block_loops_bit_for_bit(static, precision):
                                                 if k not in ("ladder", "precision")},
                                       ladder=False)
         assert_same(reference, strips)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_the_ladder_of_some_rows(optimizer):
+    """The ladder of the given rows only (the runner's: each group's first start points): the
+    blocks are cut where the rows that record it begin and end, those that do not run SGD strip
+    by strip, and the outcomes and ladder rows are the NumPy loop's for the same rows."""
+    x0, group_ids, options = sweep(1030, {"lr": [0.05, 0.2, 0.45, 1.2],
+                                          "momentum": [0.5, 0.0, 0.9, 0.0]}, dim=2, box=5.0)
+    if optimizer == "adam":
+        options = {"lr": options["lr"] / 4}
+    rows = np.flatnonzero(np.arange(len(x0)) % 1030 < 100)  # 4 runs of 100, blocks of 4096
+    rows = np.concatenate([rows, [4117, 4119]])  # and two ladder rows alone near the end
+    objective = functions.make_function(*PARABOLOID[:1], **PARABOLOID[1])
+    rules = {"target_kind": "gap", "target": 1e-6, "divergence_kind": "factor",
+             "divergence": 1e6, "record_rows": np.array([3, 2000])}
+    reference = runner.run_trials(objective, optimizers.make_optimizer(optimizer, **options), x0,
+                                  STEPS, **rules, ladder=rows)
+    assert reference[0]["ladder_hits"].shape == (len(rows), len(runner.LADDER))
+    for by_strips in (True, False):
+        compiled = kernels.run_trials(*PARABOLOID, objective, optimizer, options, x0, group_ids,
+                                      STEPS, **rules, ladder=runner.LADDER, ladder_rows=rows,
+                                      strips=by_strips)
+        assert_same(reference, compiled)
+    everyone = runner.run_trials(objective, optimizers.make_optimizer(optimizer, **options), x0,
+                                 STEPS, **rules, ladder=True)
+    np.testing.assert_array_equal(reference[0]["ladder_hits"], everyone[0]["ladder_hits"][rows])
 
 
 def adam_trials(kernels):

@@ -172,7 +172,7 @@ def test_group_summaries_match_a_direct_recomputation(seed, in_runner_order):
     if in_runner_order:
         order = np.argsort(outcomes.group, kind="stable")
         outcomes = TrialOutcomes(**{name: getattr(outcomes, name)[order]
-                                    for name in TrialOutcomes.FIELDS if name != "ladder_hits"})
+                                    for name in TrialOutcomes.PER_TRIAL})
     got = group_summaries(outcomes, n_groups, budget)
     assert len(got) == n_groups
     for gid, summary in enumerate(got):

@@ -11,7 +11,7 @@ from optbench.cli import cli
 from optbench.config import loads
 from optbench.functions import make_function
 from optbench.optimizers import sgd
-from optbench.runner import run, run_trials
+from optbench.runner import TrialOutcomes, run, run_trials
 
 MASK = (1 << 64) - 1
 
@@ -209,12 +209,15 @@ ENTRY_C = "  - {label: c, optimizer: sgd, lr: 0.2}\n"
 
 def _outcomes_by_group(yaml_text):
     output = run(loads(yaml_text, source="noisy.yaml"))
+    outcomes = output.outcomes
+    ladder_group = outcomes.group[outcomes.ladder_trials]
     rows = {}
     for group in output.plan.groups:
-        mask = output.outcomes.group == group.id
+        mask = outcomes.group == group.id
         key = (group.optimizer_label, group.setting())
-        rows[key] = {name: values[mask] for name, values in output.outcomes.as_dict().items()
-                     if name != "group" and values is not None}
+        rows[key] = {name: getattr(outcomes, name)[mask]
+                     for name in TrialOutcomes.PER_TRIAL if name != "group"}
+        rows[key]["ladder_hits"] = outcomes.ladder_hits[ladder_group == group.id]
     return rows
 
 

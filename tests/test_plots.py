@@ -43,7 +43,8 @@ def _group(results, function, label, **setting):
 def test_ladder_hits_are_first_steps_on_every_target(results):
     for lr in (0.1, 0.4, 0.6):
         gid = _group(results, "bowl", "sd", lr=lr)
-        row = np.flatnonzero(results.trials.group == gid)[0]
+        trial = np.flatnonzero(results.trials.group == gid)[0]
+        (row,) = np.flatnonzero(results.trials.ladder_trials == trial)
         gaps = sgd_gaps("bowl", lr, STARTS["bowl"][0])
         status, step = sgd_outcome("bowl", lr, STARTS["bowl"][0])
         alive = gaps[: step] if status == "diverged" else gaps
@@ -235,6 +236,28 @@ def test_ecdf_figure_against_closed_form_runtimes(results):
     expected = [(runtimes <= k).sum() / runtimes.size for k in ks]
     np.testing.assert_allclose(fraction, expected, rtol=0, atol=1e-15)
     assert fraction[-1] == pytest.approx(np.isfinite(runtimes).mean())
+    assert "(over all trials)" in plot.caption
+
+
+def test_ecdf_of_a_ladder_kept_for_the_first_start_points(results):
+    """Where the ladder was kept for each group's first start point only (the round bowl has
+    two), the ECDF draws on those trials, and its caption says so."""
+    import dataclasses
+
+    trials = results.trials
+    first = np.flatnonzero(np.r_[True, trials.group[1:] != trials.group[:-1]])
+    sampled = dataclasses.replace(trials, ladder_trials=first,
+                                  ladder_hits=trials.ladder_hits[first])
+    plot = plots.ecdf_figure(dataclasses.replace(results, trials=sampled))
+    runtimes = []
+    for function, lr in (("bowl", np.geomspace(0.01, 1, 13)[-3]), ("round", 1.0)):
+        gaps = sgd_gaps(function, lr, STARTS[function][0])
+        runtimes += [np.flatnonzero(gaps <= t)[0] if np.any(gaps <= t) else np.inf
+                     for t in LADDER]
+    runtimes = np.array(runtimes, dtype=float)
+    ks, fraction = _lines(plot.figure, "ecdf-")["ecdf-sd sweep"].get_data()
+    np.testing.assert_allclose(fraction, [(runtimes <= k).mean() for k in ks], rtol=0, atol=1e-15)
+    assert "(over the trials from each setting's first start point)" in plot.caption
 
 
 def _contrast_on_white(color) -> float:

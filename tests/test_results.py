@@ -62,6 +62,21 @@ def assert_same_results(a, b):
             np.testing.assert_array_equal(getattr(s, name), getattr(t, name), err_msg=name)
 
 
+def test_results_saved_before_ladder_trials_hold_every_trials_ladder(finished, tmp_path):
+    """trials.npz files written before ladder_trials existed hold the ladder of every trial;
+    a ladder_trials that does not index the trials is refused."""
+    path = save(finished, tmp_path)
+    with np.load(path / "trials.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files if k != "ladder_trials"}
+    np.savez(path / "trials.npz", **arrays)
+    loaded = load(path)
+    np.testing.assert_array_equal(loaded.trials.ladder_trials, np.arange(len(arrays["group"])))
+    np.testing.assert_array_equal(loaded.trials.ladder_hits, finished.trials.ladder_hits)
+    np.savez(path / "trials.npz", **arrays, ladder_trials=np.arange(len(arrays["group"])) + 1)
+    with pytest.raises(ResultsError, match="ladder_trials does not index"):
+        load(path)
+
+
 def test_round_trip_is_exact(finished, tmp_path):
     # the fixture has what JSON cannot hold as is: diverged trials (inf aRT, nan gaps)
     assert np.any(finished.trials.status == DIVERGED)

@@ -111,6 +111,44 @@ def test_worker_threads_change_nothing(compiled_only):
         assert_identical(out, serial)
 
 
+def start_indices(config) -> np.ndarray:
+    """Each trial's start point among its function's: trial r of a batch starts from r % S."""
+    return np.concatenate([np.arange(b.trials) % len(b.x_start) for b in plan(config).batches])
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_the_ladder_is_each_groups_first_start_points(config, reference, engine, monkeypatch):
+    """With the ladder kept for the first 5 start points of each group (of 11 to 37): the
+    rows of those trials, as a run that keeps it for every trial has them, whatever the
+    chunks (here also ones that begin and end among a group's ladder trials) and the workers;
+    every other outcome is the same."""
+    full = reference[engine].outcomes
+    assert np.array_equal(full.ladder_trials, np.arange(len(full.group)))  # 37 <= 100: all
+    monkeypatch.setattr(runner, "LADDER_START_POINTS", 5)
+    wanted = np.flatnonzero(start_indices(config) < 5)
+    for workers, chunk_trials in ((1, 10**9), (1, 3), (1, 41), (2, 16)):
+        out = runner.run(config, workers=workers, chunk_trials=chunk_trials, engine=engine)
+        np.testing.assert_array_equal(out.outcomes.ladder_trials, wanted)
+        np.testing.assert_array_equal(out.outcomes.ladder_hits, full.ladder_hits[wanted])
+        for name in runner.TrialOutcomes.PER_TRIAL:
+            np.testing.assert_array_equal(getattr(out.outcomes, name), getattr(full, name),
+                                          err_msg=name)
+
+
+def test_ladder_rows_of_a_batch():
+    """Rows lo:hi of a batch whose start points are among the first LADDER_START_POINTS, and
+    their count, without building the batch's rows (10^7 trials of one group: 100 rows)."""
+    for n_starts in (1, 3, 100, 101, 250, 10**7):
+        rows = np.arange(min(3 * n_starts, 10**5))
+        is_ladder = rows % n_starts < runner.LADDER_START_POINTS
+        for lo, hi in ((0, len(rows)), (7, 260), (99, 101), (150, 150)):
+            lo, hi = min(lo, len(rows)), min(hi, len(rows))
+            np.testing.assert_array_equal(runner.ladder_rows(n_starts, lo, hi),
+                                          np.flatnonzero(is_ladder[lo:hi]))
+            assert runner.ladder_count(n_starts, hi) == is_ladder[:hi].sum()
+    assert runner.ladder_count(10**7, 10**7) == runner.LADDER_START_POINTS
+
+
 def test_chunks_are_cut_by_work():
     """A chunk holds at least MIN_CHUNK_WORK element-updates (a smaller one costs more to hand
     over than a second worker gains), at most 2^18 coordinates, and the run makes two chunks

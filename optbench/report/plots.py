@@ -638,11 +638,14 @@ def ecdf_figure(results: Results) -> Plot | None:
 
     Curves are comparable only over the same problems, so only entries that ran on every
     function are drawn (all entries when none did), the best :data:`MAX_LINES` by the area
-    under the curve. None when the results hold no ladder runtimes.
+    under the curve. The trials are those that recorded the ladder: every trial of a group
+    with at most ``runner.LADDER_START_POINTS`` start points, its first ones otherwise. None
+    when the results hold no ladder runtimes.
     """
     hits = results.trials.ladder_hits
     if hits is None:
         return None
+    ladder_group = results.trials.group[results.trials.ladder_trials]
     budget = results.meta["steps"]
     functions = results.function_labels()
     by_label: dict[str, list[int]] = {}
@@ -653,7 +656,7 @@ def ecdf_figure(results: Results) -> Plot | None:
     ks = np.unique(np.round(np.geomspace(1, budget, 400)).astype(int))
     curves = []
     for label, gids in chosen.items():
-        rows = np.flatnonzero(np.isin(results.trials.group, gids))
+        rows = np.flatnonzero(np.isin(ladder_group, gids))
         runtimes = hits[rows].astype(np.float64)
         runtimes[runtimes < 0] = np.inf
         fraction = ecdf(runtimes, ks)
@@ -667,8 +670,13 @@ def ecdf_figure(results: Results) -> Plot | None:
     scope = (f"on every function ({', '.join(functions)})" if everywhere
              else "on the functions named")
     left = len(curves) - len(shown)
+    per_group = np.bincount(ladder_group, minlength=len(results.groups))
+    sampled = per_group < np.bincount(results.trials.group, minlength=len(results.groups))
+    most = int(per_group.max())
+    first = "first start point" if most == 1 else f"first {most} start points"
+    over = f"over the trials from each setting's {first}" if sampled.any() else "over all trials"
     caption = ("For each optimizer's best setting " + scope + ", the share of the 51 targets of "
-               "COCO's ladder (over all trials) reached within the number of steps on the x-axis: "
+               f"COCO's ladder ({over}) reached within the number of steps on the x-axis: "
                "higher and further left is better; the height at the right edge is the share "
                "ever reached." + (f" The {left} lowest curves are left out." if left else ""))
     return Plot("ecdf", title, caption, figure)
