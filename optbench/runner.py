@@ -475,7 +475,12 @@ def ladder_rows(n_starts: int, lo: int, hi: int) -> np.ndarray:
     """The rows of a batch's ``lo:hi`` that record the ladder, ascending, relative to ``lo``."""
     if n_starts <= LADDER_START_POINTS:
         return np.arange(hi - lo, dtype=np.int64)
-    groups = np.arange(lo // n_starts, -(-hi // n_starts), dtype=np.int64)
+    first = lo // n_starts
+    if first == (hi - 1) // n_starts:  # within one group, most often
+        start = first * n_starts
+        return np.arange(max(lo, start), min(hi, start + LADDER_START_POINTS),
+                         dtype=np.int64) - lo
+    groups = np.arange(first, -(-hi // n_starts), dtype=np.int64)
     rows = (groups[:, None] * n_starts + np.arange(LADDER_START_POINTS)).ravel()
     return rows[(rows >= lo) & (rows < hi)] - lo
 

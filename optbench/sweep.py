@@ -78,19 +78,27 @@ class Batch:
 
     def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, dict]:
         """``(x0 (n, D), group_ids (n,), hyperparameters)`` of trials ``start:stop``."""
-        index = np.arange(start, stop)
-        member = index // len(self.x_start)
-        hypers = {
-            name: tuple(v[member] for v in value) if isinstance(value, tuple) else value[member]
-            for name, value in self.settings.items()
-        }
-        first = start % len(self.x_start)
+        n_starts, n = len(self.x_start), stop - start
+        group = start // n_starts
+        if n > 0 and group == (stop - 1) // n_starts:  # one group's trials: no index needed
+            member = np.full(n, group)
+
+            def take(values):
+                return np.full(n, values[group])
+        else:
+            member = np.arange(start, stop) // n_starts
+
+            def take(values):
+                return values[member]
+        hypers = {name: tuple(take(v) for v in value) if isinstance(value, tuple) else take(value)
+                  for name, value in self.settings.items()}
+        first = start % n_starts
         if isinstance(self.x_start, RandomStartPoints):
             x0 = self.x_start.rows_of_trials(start, stop)
-        elif first + len(index) <= len(self.x_start):  # within one pass over the start points
-            x0 = self.x_start[first:first + len(index)].copy()
+        elif first + n <= n_starts:  # within one pass over the start points
+            x0 = self.x_start[first:first + n].copy()
         else:
-            x0 = self.x_start[index % len(self.x_start)]
+            x0 = self.x_start[np.arange(start, stop) % n_starts]
         return x0, self.first_group + member, hypers
 
     @property
