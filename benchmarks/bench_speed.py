@@ -7,7 +7,8 @@ variant does that same work in float64, or in float32 with ``--precision float32
 gradient in float64, rounded; the peers compute everything in float32):
 
 * optbench      ``runner.run`` (compiled kernels, worker threads, chunks, all bookkeeping,
-                 and below ``runner.LADDER_MAX_TRIALS`` trials the COCO ladder of the ECDF);
+                 and the COCO ladder of the ECDF for each setting's first
+                 ``runner.LADDER_START_POINTS`` start points);
 * optbench-noladder  the same run without the ladder (the work the peers do);
 * optbench-numpy the same runner on its NumPy reference loop (``engine="numpy"``);
 * torch-batched  ``torch.optim`` on one ``(T, D)`` tensor, gradient and bookkeeping as tensors;
@@ -126,8 +127,8 @@ def best_of(call, repeats: int):
 
 @contextlib.contextmanager
 def ladder_recorded(ladder: bool):
-    """Runs record the COCO ladder as users run them (below ``runner.LADDER_MAX_TRIALS``
-    trials), or, if ``ladder`` is False, never."""
+    """Runs record the COCO ladder as users run them (for each setting's first
+    ``runner.LADDER_START_POINTS`` start points), or, if ``ladder`` is False, never."""
     cap = runner.LADDER_MAX_TRIALS
     runner.LADDER_MAX_TRIALS = cap if ladder else 0
     try:
@@ -366,9 +367,8 @@ def main():
     times = compile_times()
     print(f"kernel compile (cold, once): {times['cold']:.1f} s; load from cache: "
           f"{times['cached']:.2f} s")
-    # Every kernel variant the cases use (with and without the COCO ladder, which runs of more
-    # than runner.LADDER_MAX_TRIALS trials skip), loaded before it is timed (compiled first, in
-    # a child process, where the disk cache lacks it).
+    # Every kernel variant the cases use (with and without the COCO ladder), loaded before it
+    # is timed (compiled first, in a child process, where the disk cache lacks it).
     warm_up()
     cases = []
     for function, dim in FUNCTIONS.items():
@@ -430,10 +430,10 @@ def main():
     print(f"peers ran on at most {PEER_ELEMENTS:.0e} coordinates a step and torch-trial on "
           f"{PER_TRIAL_SAMPLE} trials; their rates are extrapolated to the case. 'same first "
           f"hit': the share of the trials a variant ran whose first step with f - f* <= "
-          f"{TARGET:g} (or none) is optbench's. Runs of up to {runner.LADDER_MAX_TRIALS:,} "
-          f"trials also record the COCO ladder (each trial's first step on 51 targets, for the "
-          f"ECDF), which the peers do not: 'w/o ladder' is the ratio of optbench-noladder, the "
-          f"same run without it.")
+          f"{TARGET:g} (or none) is optbench's. optbench also records the COCO ladder (the "
+          f"first step on 51 targets, for the ECDF) of each setting's first "
+          f"{runner.LADDER_START_POINTS} start points, which the peers do not: 'w/o ladder' is "
+          f"the ratio of optbench-noladder, the same run without it.")
 
 
 if __name__ == "__main__":
