@@ -104,3 +104,15 @@ def test_optbench_without_the_ladder_does_the_same_work(bench):
     assert with_ladder.outcomes.ladder_hits is not None and without.outcomes.ladder_hits is None
     np.testing.assert_array_equal(without.outcomes.first_hit, with_ladder.outcomes.first_hit)
     assert runner.LADDER_MAX_TRIALS == cap  # restored for the runs after it
+
+
+def test_optbench_is_timed_with_and_without_the_ladder_in_turn(bench):
+    from optbench import runner
+
+    cap = runner.LADDER_MAX_TRIALS
+    (seconds, with_ladder), (bare, without) = bench.time_optbench_with_and_without_ladder(
+        "paraboloid-2d", "sgd-momentum", 64, 20)
+    assert seconds > 0 and bare > 0
+    assert with_ladder.outcomes.ladder_hits is not None and without.outcomes.ladder_hits is None
+    np.testing.assert_array_equal(without.outcomes.first_hit, with_ladder.outcomes.first_hit)
+    assert runner.LADDER_MAX_TRIALS == cap
