@@ -838,9 +838,9 @@ def _lanes_of_compiled(array, rows):
 def _sgd_strips(x, buf, f, least, hit, outside, bound, died_at, last_gap, frozen, b0, n, steps,
                 table, wd, row_setting, nesterov, maximize, fvec, target):
     """Steps 1..``steps`` of SGD on the block's ``n`` trials of a 2-D paraboloid (``f* = 0``, a
-    gap target, none recording the ladder), ``LANES`` at a time: each step as :func:`_sgd_block` (the update,
-    and the value summed as :func:`_value_term`), :func:`_bookkeep` and :func:`run_chunk` (a
-    divergence) compute it, bit for bit.
+    gap target, none recording the ladder), ``LANES`` at a time: each step as
+    :func:`_sgd_block` (the update, and the value summed as :func:`_value_term`),
+    :func:`_bookkeep` and :func:`run_chunk` (a divergence) compute it, bit for bit.
 
     The block's arrays hold the state after step 0 and get it after the last step. The last
     strip's lanes past ``n`` run trial ``n - 1`` again in the block's spare rows (the block

@@ -199,11 +199,11 @@ def run_trials(
         # the count of targets >= best_gap; only rows whose count grew need writing.
         ascending = LADDER[::-1]
         if isinstance(ladder, (bool, np.bool_)):
-            ladder_rows = np.arange(T) if ladder else None
+            on_ladder = slice(None) if ladder else None  # every row (a view, not a copy)
         else:
-            ladder_rows = np.asarray(ladder, dtype=np.int64)
-        if ladder_rows is not None:
-            reached = len(LADDER) - np.searchsorted(ascending, best_gap[ladder_rows],
+            on_ladder = np.asarray(ladder, dtype=np.int64)
+        if on_ladder is not None:
+            reached = len(LADDER) - np.searchsorted(ascending, best_gap[on_ladder],
                                                     side="left")
             ladder_hits = np.where(np.arange(len(LADDER)) < reached[:, None], 0,
                                    -1).astype(np.int32)
@@ -235,8 +235,8 @@ def run_trials(
             first_hit[hit] = k
             last_outside[alive & ~inside] = k
             np.fmin(best_gap, np.where(alive, gap, np.inf), out=best_gap)
-            if ladder_rows is not None:
-                now = len(LADDER) - np.searchsorted(ascending, best_gap[ladder_rows],
+            if on_ladder is not None:
+                now = len(LADDER) - np.searchsorted(ascending, best_gap[on_ladder],
                                                     side="left")
                 grew = np.flatnonzero(now > reached)
                 if grew.size:
