@@ -80,18 +80,13 @@ class Batch:
         """``(x0 (n, D), group_ids (n,), hyperparameters)`` of trials ``start:stop``."""
         n_starts, n = len(self.x_start), stop - start
         group = start // n_starts
-        if n > 0 and group == (stop - 1) // n_starts:  # one group's trials: no index needed
-            member = np.full(n, group)
-
-            def take(values):
-                return np.full(n, values[group])
-        else:
-            member = np.arange(start, stop) // n_starts
-
-            def take(values):
-                return values[member]
-        hypers = {name: tuple(take(v) for v in value) if isinstance(value, tuple) else take(value)
-                  for name, value in self.settings.items()}
+        # One group's trials (most chunks) need no per-trial index to find their group.
+        member = (np.full(n, group) if n > 0 and group == (stop - 1) // n_starts
+                  else np.arange(start, stop) // n_starts)
+        hypers = {
+            name: tuple(v[member] for v in value) if isinstance(value, tuple) else value[member]
+            for name, value in self.settings.items()
+        }
         first = start % n_starts
         if isinstance(self.x_start, RandomStartPoints):
             x0 = self.x_start.rows_of_trials(start, stop)
