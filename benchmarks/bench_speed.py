@@ -25,12 +25,13 @@ Run from the repository root (torch, JAX and optax are optional: ``pip install t
 
 Ratios are optbench's rate over each variant's, measured in the same run; compare them rather than
 absolute rates on a shared machine. The column "w/o ladder" gives the ratios of the same run
-without the COCO ladder (timed in turn with the run with it). optbench and JAX are timed as the
-best of ``--repeats`` runs, or of as many as fill 0.3 s for short cases (up to 100: a run of a
-millisecond varies by more than the ratios), after a warm-up (JAX's first call compiles;
-optbench's first call loads its kernel from the disk cache, compiled in a child process if it was
-not there; the compile time is reported on its own); the torch variants, slower by an order of
-magnitude, once. The last column is the share of a variant's trials whose first hit is
+without the COCO ladder. optbench (with and without the ladder) and JAX's two variants are timed
+in turn, one run of each a round, so that a slow spell of the machine falls on all of them
+alike: each the best of ``--repeats`` rounds, or of as many as fill 0.3 s for short cases (up to
+100: a run of a millisecond varies by more than the ratios), after a warm-up (JAX's first call
+compiles; optbench's first call loads its kernel from the disk cache, compiled in a child
+process if it was not there; the compile time is reported on its own); the torch variants,
+slower by an order of magnitude, once. The last column is the share of a variant's trials whose first hit is
 optbench's: every variant runs the same trials from the same start points
 (``tests/test_bench.py`` checks that they agree).
 """
@@ -149,24 +150,35 @@ def time_optbench(function, optimizer, trials, steps, engine="numba", workers=No
     return best, out
 
 
-def time_optbench_with_and_without_ladder(function, optimizer, trials, steps, repeats=1):
-    """``[(seconds, out) with the COCO ladder, (seconds, out) without]`` of ``runner.run`` on
-    the compiled kernels, each the best of runs that alternate between the two (as many as
-    :func:`best_of` makes), so that a slow spell of this shared machine falls on both alike."""
+def optbench_call(function, optimizer, trials, steps, ladder=True):
+    """A call of ``runner.run`` on the compiled kernels, with or without the COCO ladder."""
     config = optbench_config(function, optimizer, trials, steps)
-    timings = [[np.inf, None], [np.inf, None]]
-    spent, runs = 0.0, 0
-    while runs < repeats or (spent < TIMED_SECONDS and runs < MAX_REPEATS):
-        for timing, ladder in zip(timings, (True, False)):
-            with ladder_recorded(ladder):
-                started = time.perf_counter()
-                timing[1] = runner.run(config, engine="numba")
-                seconds = time.perf_counter() - started
-            timing[0], spent = min(timing[0], seconds), spent + seconds
-        runs += 1
-    for _, out in timings:
+
+    def call():
+        with ladder_recorded(ladder):
+            out = runner.run(config, engine="numba")
         assert out.execution["trials_per_loop"]["numba"] == trials
-    return [tuple(timing) for timing in timings]
+        return out
+
+    return call
+
+
+def time_in_turn(calls: dict, repeats: int = 1) -> dict:
+    """``{label: (seconds, result)}``: each call's fastest time and last result, the calls made
+    in turn, round after round (``repeats`` rounds, or more, up to MAX_REPEATS, while they add
+    up to less than TIMED_SECONDS), so that a slow spell of this shared machine falls on all of
+    them alike."""
+    best = {label: [np.inf, None] for label in calls}
+    spent, rounds = 0.0, 0
+    while rounds < repeats or (spent < TIMED_SECONDS and rounds < MAX_REPEATS):
+        for label, call in calls.items():
+            started = time.perf_counter()
+            result = call()
+            seconds = time.perf_counter() - started
+            best[label][0], best[label][1] = min(best[label][0], seconds), result
+            spent += seconds
+        rounds += 1
+    return {label: tuple(timing) for label, timing in best.items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -291,9 +303,9 @@ def jax_runner(function, optimizer, steps, chunk=None):
     return jax.jit(chunked)
 
 
-def time_jax(function, optimizer, trials, steps, chunk=None, repeats=1):
-    """Seconds (:func:`best_of` ``repeats``, after a first call that compiles), seconds of that
-    first call, the trials run (whole chunks) and each one's first hit."""
+def jax_call(function, optimizer, trials, steps, chunk=None):
+    """``(call, seconds, trials)``: a call that runs JAX's variant and returns each trial's first
+    hit, the seconds of its first call (which compiles), and the trials it runs (whole chunks)."""
     import jax
     import jax.numpy as jnp
 
@@ -304,10 +316,20 @@ def time_jax(function, optimizer, trials, steps, chunk=None, repeats=1):
         trials = max(chunk, trials // chunk * chunk)
     x0 = jnp.asarray(start_points(trials, dim), dtype=PRECISION)
     fn = jax_runner(function, optimizer, steps, chunk)
+
+    def call():
+        return fn(x0).block_until_ready()
+
     started = time.perf_counter()
-    fn(x0).block_until_ready()  # compile and run once
-    compile_and_run = time.perf_counter() - started
-    best, first_hit = best_of(lambda: fn(x0).block_until_ready(), repeats)
+    call()  # compile and run once
+    return call, time.perf_counter() - started, trials
+
+
+def time_jax(function, optimizer, trials, steps, chunk=None, repeats=1):
+    """Seconds (:func:`best_of` ``repeats``, after a first call that compiles), seconds of that
+    first call, the trials run (whole chunks) and each one's first hit."""
+    call, compile_and_run, trials = jax_call(function, optimizer, trials, steps, chunk)
+    best, first_hit = best_of(call, repeats)
     return best, compile_and_run, trials, np.asarray(first_hit)
 
 
@@ -398,19 +420,11 @@ def main():
                 case = f"{optimizer} {function} {trials:.0e} x{STEPS[function]}"
                 if not args.only or args.only in case:
                     cases.append((case, function, dim, optimizer, trials, STEPS[function]))
-    # optbench first: its worker processes are forked before torch or JAX start their threads.
-    rows: dict[str, list] = {}
-    first_hits: dict[str, np.ndarray] = {}
-    without_ladder: dict[str, float] = {}
+    # optbench's NumPy loop first: its worker processes are forked before torch or JAX start
+    # their threads.
+    rows: dict[str, list] = {case[0]: [] for case in cases}
     for case, function, dim, optimizer, trials, steps in cases:
         elements = trials * dim * steps
-        # As users run it, and the same run without the COCO ladder: the work the peers do.
-        (seconds, out), (bare, bare_out) = time_optbench_with_and_without_ladder(
-            function, optimizer, trials, steps, repeats=args.repeats)
-        first_hits[case] = out.outcomes.first_hit
-        without_ladder[case] = elements / bare
-        rows[case] = [("optbench", elements / seconds, None),
-                      ("optbench-noladder", elements / bare, bare_out.outcomes.first_hit)]
         if elements <= 2e8:
             seconds, out = time_optbench(function, optimizer, trials, steps, engine="numpy")
             rows[case].append(("optbench-numpy", elements / seconds, out.outcomes.first_hit))
@@ -418,21 +432,37 @@ def main():
         import torch
 
         torch.set_num_threads(runner.available_cores())
+    first_hits: dict[str, np.ndarray] = {}
+    without_ladder: dict[str, float] = {}
     for case, function, dim, optimizer, trials, steps in cases:
+        elements = trials * dim * steps
         peer_trials = max(1, min(trials, PEER_ELEMENTS // dim))
+        # optbench as users run it, the same run without the COCO ladder (the work the peers
+        # do), and JAX's variants, timed in turn.
+        calls = {"optbench": optbench_call(function, optimizer, trials, steps),
+                 "optbench-noladder": optbench_call(function, optimizer, trials, steps,
+                                                    ladder=False)}
+        peer_elements = {}
+        if has_jax:
+            for label, chunk in (("jax-vmap", None), ("jax-chunked", 1024)):
+                if chunk is None or peer_trials >= chunk:
+                    calls[label], _, n = jax_call(function, optimizer, peer_trials, steps, chunk)
+                    peer_elements[label] = n * dim * steps
+        timed = time_in_turn(calls, args.repeats)
+        first_hits[case] = timed["optbench"][1].outcomes.first_hit
+        without_ladder[case] = elements / timed["optbench-noladder"][0]
+        rows[case][:0] = [("optbench", elements / timed["optbench"][0], None),
+                          ("optbench-noladder", without_ladder[case],
+                           timed["optbench-noladder"][1].outcomes.first_hit)]
         if has_torch:
             s, hits = time_torch_batched(function, optimizer, peer_trials, steps)
             rows[case].append(("torch-batched", peer_trials * dim * steps / s, hits))
             sample = min(trials, PER_TRIAL_SAMPLE)
             s, hits = time_torch_per_trial(function, optimizer, sample, steps)
             rows[case].append(("torch-trial", sample * dim * steps / s, hits))
-        if has_jax:
-            for label, chunk in (("jax-vmap", None), ("jax-chunked", 1024)):
-                if chunk is not None and peer_trials < chunk:
-                    continue
-                s, _, n, hits = time_jax(function, optimizer, peer_trials, steps, chunk,
-                                         args.repeats)
-                rows[case].append((label, n * dim * steps / s, hits))
+        for label, n_elements in peer_elements.items():
+            seconds, hits = timed[label]
+            rows[case].append((label, n_elements / seconds, np.asarray(hits)))
     print(f"{'case':<40}{'variant':<18}{'elem-updates/s':>16}{'optbench is':>14}"
           f"{'w/o ladder':>12}{'same first hit':>16}")
     for case, *_ in cases:

@@ -110,9 +110,30 @@ def test_optbench_is_timed_with_and_without_the_ladder_in_turn(bench):
     from optbench import runner
 
     cap = runner.LADDER_MAX_TRIALS
-    (seconds, with_ladder), (bare, without) = bench.time_optbench_with_and_without_ladder(
-        "paraboloid-2d", "sgd-momentum", 64, 20)
+    timed = bench.time_in_turn({
+        "with": bench.optbench_call("paraboloid-2d", "sgd-momentum", 64, 20),
+        "without": bench.optbench_call("paraboloid-2d", "sgd-momentum", 64, 20, ladder=False)})
+    (seconds, with_ladder), (bare, without) = timed["with"], timed["without"]
     assert seconds > 0 and bare > 0
     assert with_ladder.outcomes.ladder_hits is not None and without.outcomes.ladder_hits is None
     np.testing.assert_array_equal(without.outcomes.first_hit, with_ladder.outcomes.first_hit)
     assert runner.LADDER_MAX_TRIALS == cap
+
+
+def test_time_in_turn_alternates_the_calls_and_keeps_each_ones_fastest(bench, monkeypatch):
+    clock = iter(np.arange(0.0, 100.0, 0.25))  # every perf_counter() a quarter second on
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: next(clock))
+    order = []
+
+    def call(label):
+        def run():
+            order.append(label)
+            if label == "b" and order.count("b") == 2:  # b's second run takes three ticks
+                next(clock), next(clock)
+            return len(order)
+        return run
+
+    timed = bench.time_in_turn({"a": call("a"), "b": call("b")}, repeats=2)
+    # Two rounds fill 1.5 s of the 0.3 s wanted: two rounds, a and b in turn.
+    assert order == ["a", "b", "a", "b"]
+    assert timed == {"a": (0.25, 3), "b": (0.25, 4)}
