@@ -1082,6 +1082,9 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
         for d in range(D):
             for i in range(n):
                 frozen[d, i] = x[d, i]
+        alive = 0  # the block's trials not diverged
+        for i in range(n):
+            alive += bound[i] > -np.inf
         if ladder_hits is not None and on_ladder:  # the rungs reached at the start
             for i in range(n):
                 rung[i] = 0
@@ -1139,12 +1142,17 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
                         last_gap[i] = f_in[i] - f_star
                         for d in range(D):
                             frozen[d, i] = x_in[d, i]
+                        alive -= 1
             for r in range(r_first, r_last):
                 i = record_rows[r] - b0
                 if died_at[i] < 0 or died_at[i] == k:
                     for d in range(D):
                         points[r, k, d] = x[d, i]
                     gaps[r, k] = f[i] - f_star
+            if alive == 0:
+                # Every trial of the block has diverged: their outcomes are final (each is
+                # frozen, and the paths are NaN from here), so the steps left are skipped.
+                break
         if ladder_hits is not None and on_ladder:  # _climb's writes ahead of the rungs reached
             _unclimb(ladder_steps, l0, n, rung, n_rungs)
         # The trial's last point (where a diverged one is frozen), its distance to the nearest

@@ -248,6 +248,8 @@ def run_trials(
                 live = alive[record_rows] | (diverged_at[record_rows] == k)
                 points[:, k] = np.where(live[:, None], x[record_rows], np.nan)
                 gaps[:, k] = np.where(live, gap[record_rows], np.nan)
+            if not alive.any():
+                break  # every trial has diverged: its outcomes are final, its paths NaN on
         x_last[alive] = x[alive]
         gap_last[alive] = gap[alive]
 

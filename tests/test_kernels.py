@@ -137,6 +137,43 @@ def test_kernel_without_the_ladder(optimizer):
     assert_same(reference, compiled)
 
 
+@pytest.mark.parametrize("ladder", [True, False])
+def test_a_block_whose_trials_all_diverged_stops_with_the_same_outcomes(ladder):
+    """A block of trials that have all diverged skips the steps left (each is frozen where it
+    left): the same outcomes, paths and ladders as the NumPy loop's, and as those trials get in
+    blocks that run every step (beside trials that never diverge)."""
+    dim = 10
+    block = kernels.block_size(dim)
+    a = list(np.linspace(0.2, 2.0, dim))
+    # Blocks of lr 2 (diverges: |1 - 2 lr a| up to 7 a step), of lr 0.2 (converges), and of
+    # lr 2 but for its last trial, of lr 0.05, which converges slowly: a block that must run on.
+    x0, group_ids, options = sweep(block, {"lr": [2.0, 0.2, 2.0], "momentum": [0.5] * 3},
+                                   dim=dim)
+    options["lr"][-1], group_ids[-1] = 0.05, 3
+    rules = {"target": 1e-4, "divergence_kind": "factor", "divergence": 1e6, "ladder": ladder}
+    reference, compiled = both_loops("paraboloid", {"a": a}, "sgd", options, x0, group_ids,
+                                     record_rows=[0, 7, block + 3, 3 * block - 1], **rules)
+    assert_same(reference, compiled)
+    alone, alone_points, alone_gaps = compiled
+    diverged_at, status = alone["diverged_at"], alone["status"]
+    assert (diverged_at[:block] > 0).all() and diverged_at[:block].max() < STEPS // 10
+    assert (status[block:2 * block] == runner.CONVERGED).all()
+    assert (status[2 * block:-1] == runner.DIVERGED).all()
+    assert alone["first_hit"][-1] > diverged_at[2 * block:-1].max()
+    # The first two blocks' trials shuffled together: each block holds converging trials.
+    half = block // 2
+    mixed = np.r_[0:half, block:block + half, half:block, block + half:2 * block]
+    _, (beside, beside_points, beside_gaps) = both_loops(
+        "paraboloid", {"a": a}, "sgd", {k: v[mixed] for k, v in options.items()}, x0[mixed],
+        group_ids[mixed], record_rows=[0, 7], **rules)
+    for name in runner.TrialOutcomes.PER_TRIAL[1:]:
+        np.testing.assert_array_equal(beside[name], alone[name][mixed], err_msg=name)
+    if ladder:
+        np.testing.assert_array_equal(beside["ladder_hits"], alone["ladder_hits"][mixed])
+    np.testing.assert_array_equal(beside_points, alone_points[:2])
+    np.testing.assert_array_equal(beside_gaps, alone_gaps[:2])
+
+
 def test_kernel_status_codes_are_the_runners():
     assert (kernels.CONVERGED, kernels.DIVERGED, kernels.UNFINISHED) == (
         runner.CONVERGED, runner.DIVERGED, runner.UNFINISHED)
