@@ -834,6 +834,10 @@ def _lanes_of_compiled(array, rows):
     return lambda array, rows: _lanes(array, rows)
 
 
+#: Steps between a strip's checks for trials that are all diverged.
+_DEAD_CHECK = 8
+
+
 @njit(**_DISJOINT)
 def _sgd_strips(x, buf, f, least, hit, outside, bound, died_at, last_gap, frozen, b0, n, steps,
                 table, wd, row_setting, nesterov, maximize, fvec, target):
@@ -917,6 +921,12 @@ def _sgd_strips(x, buf, f, least, hit, outside, bound, died_at, last_gap, frozen
                     frozen_point[d, j] = last_point[d, j] if dies else frozen_point[d, j]
                 limit[0, j] = -np.inf if dies else limit[0, j]
                 value[0, j] = gap
+            if k_step % _DEAD_CHECK == 0:  # (not every step: a reduction over the lanes)
+                dead = 0
+                for j in range(LANES):
+                    dead += limit[0, j] == -np.inf
+                if dead == LANES:
+                    break  # the strip's trials have all diverged (as run_chunk's blocks)
         for j in range(LANES):  # (lanes past n into the spare rows)
             i = np.uint64(i0) + np.uint64(j)
             for d in range(dims):

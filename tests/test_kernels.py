@@ -313,7 +313,8 @@ def test_sgd_strips_are_the_block_loops_bit_for_bit(static, precision):
     for every step: the same outcomes as the block loops, bit for bit, and as the NumPy loop.
 
     1030 trials a group (strips that mix settings), two blocks (the second records a path, so
-    it keeps the block loops), a last strip that is not full, and divergences."""
+    it keeps the block loops), a last strip that is not full, and divergences (lr 1.2: strips
+    whose trials have all diverged stop, the blocks beside converging trials run on)."""
     x0, group_ids, options = sweep(1030, {"lr": [0.05, 0.2, 0.45, 1.2],
                                           "momentum": [0.5, 0.0, 0.9, 0.0]}, dim=2, box=5.0)
     options.update({k: np.full(len(x0), v) if isinstance(v, float) else v
