@@ -958,7 +958,8 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     Per step and block: one pass that updates every coordinate (recomputing the gradient; on the
     paraboloid also summing the value), Rosenbrock's terms and their sum, and one pass over the
     trials for the bookkeeping. The point and value are double-buffered, so the previous ones are
-    at hand when a trial diverges, without a copy per step.
+    at hand when a trial diverges, without a copy per step. A block (or strip) whose trials have
+    all diverged stops: their outcomes are final.
     """
     literally(f0)
     literally(f1)
