@@ -16,8 +16,9 @@ read once per run of trials that share them (a group), so the powers of the bias
 computed per group and step, not per element; the discrete options (``maximize``, ``amsgrad``,
 ...) are compile-time constants, so each combination gets its own vectorized code.
 
-Covered: ``sgd``, ``adagrad``, ``rmsprop`` and ``adam`` on ``paraboloid`` and ``rosenbrock``,
-with either target criterion. Anything else runs on the NumPy path (:func:`supports` says which).
+Covered: ``sgd``, ``adagrad``, ``rmsprop``, ``adam`` and ``adamw`` (Adam's kernel, decoupled
+weight decay: :data:`ALIASES`) on ``paraboloid`` and ``rosenbrock``, with either target
+criterion. Anything else runs on the NumPy path (:func:`supports` says which).
 
 Compiled code is cached on disk (numba ``cache=True``); the cache is keyed on this file and on
 the sources of the rules and functions it compiles, so editing an update rule recompiles.
@@ -644,6 +645,10 @@ FLAGS = {
     "adam": ("amsgrad", "decoupled_weight_decay", "maximize", "bias_correction",
              "first_gradient"),
 }
+#: Optimizers whose update rule is another kernel's with some options fixed:
+#: ``name -> (kernel, fixed options)``. AdamW is Adam with decoupled weight decay (as in torch:
+#: :func:`optbench.optimizers.adamw`).
+ALIASES = {"adamw": ("adam", {"decoupled_weight_decay": True, "bias_correction": True})}
 
 
 @njit(**_JIT)
@@ -1223,7 +1228,19 @@ _NO_ROWS = np.zeros(0, dtype=np.int64)
 
 def supports(function: str, params: dict, optimizer: str) -> bool:
     """Whether a chunk of this function and optimizer runs in a compiled kernel."""
-    return optimizer in COLUMNS and function_code(function, params) is not None
+    return ((optimizer in COLUMNS or optimizer in ALIASES)
+            and function_code(function, params) is not None)
+
+
+def _kernel_of(optimizer: str, options: dict) -> tuple[str, dict]:
+    """The kernel that runs ``optimizer`` and its options there: an alias's own, with its
+    factory's defaults (AdamW's weight decay 1e-2, not Adam's 0), and those it fixes."""
+    if optimizer not in ALIASES:
+        return optimizer, options
+    kernel, fixed = ALIASES[optimizer]
+    own = {name: options.get(name, hyper.default)
+           for name, hyper in _opt.OPTIMIZERS[optimizer].hyperparameters.items()}
+    return kernel, {**own, **fixed}
 
 
 def block_size(dim: int) -> int:
@@ -1447,6 +1464,7 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     paraboloid in the block loops (:func:`uses_strips`), for comparison: the results are the
     same, bit for bit.
     """
+    optimizer, options = _kernel_of(optimizer, options)
     spec = _opt.OPTIMIZERS[optimizer]
     code, fvec, fscalar = function_code(function, params)
     T, D = x0.shape

@@ -13,6 +13,7 @@ import inspect
 import numpy as np
 import pytest
 
+from optbench import config as cfg
 from optbench import functions, optimizers, runner
 
 kernels = pytest.importorskip("optbench.kernels")
@@ -222,8 +223,52 @@ def test_pairwise_sum_is_numpys(count):
 def test_what_the_kernels_cover():
     assert kernels.supports("paraboloid", {}, "adam")
     assert kernels.supports("rosenbrock", {"dim": 50}, "sgd")
+    assert kernels.supports("rosenbrock", {"dim": 50}, "adamw")
     assert not kernels.supports("beale", {}, "adam")
     assert not kernels.supports("paraboloid", {}, "lion")
+
+
+@pytest.mark.parametrize("extra", [{}, {"weight_decay": 0.1, "amsgrad": True, "maximize": False}],
+                         ids=["defaults", "options"])
+def test_adamw_runs_in_adams_kernel(extra):
+    """AdamW is Adam with decoupled weight decay: it runs in Adam's kernel, with its own default
+    weight decay (1e-2, not Adam's 0), and gives the NumPy loop's results."""
+    x0, group_ids, options = sweep(40, {"lr": [0.05, 0.5], "betas": ([0.9, 0.5], [0.999, 0.99])},
+                                   dim=2)
+    options.update({k: np.full(len(x0), v) if isinstance(v, float) else v
+                    for k, v in extra.items()})
+    reference, compiled = both_loops(*PARABOLOID, "adamw", options, x0, group_ids)
+    assert_same(reference, compiled)
+    # Without AdamW's default weight decay the trials would end elsewhere.
+    adam, _ = both_loops(*PARABOLOID, "adam", {**options, "decoupled_weight_decay": True}, x0,
+                         group_ids)
+    assert (adam[0]["final_distance"] != reference[0]["final_distance"]).any() == (not extra)
+
+
+def test_a_run_of_adamw_runs_in_the_kernel():
+    config = cfg.loads("""
+name: adamw
+steps: 100
+target: {gap: 1.0e-6}
+functions:
+  - label: f
+    function: rosenbrock
+    dim: 4
+    start: {random: 30, box: [[-1.5, 1.5], [-1.5, 1.5], [-1.5, 1.5], [-1.5, 1.5]], seed: 0}
+optimizers:
+  - label: adamw
+    optimizer: adamw
+    lr: [0.01, 0.05]
+    amsgrad: [false, true]
+""")
+    compiled, reference = (runner.run(config, engine=engine) for engine in ("numba", "numpy"))
+    assert compiled.execution["trials_per_loop"] == {"numba": 120, "numpy": 0}
+    assert reference.execution["trials_per_loop"] == {"numba": 0, "numpy": 120}
+    for name in ("status", "first_hit", "settled", "diverged_at"):
+        np.testing.assert_array_equal(getattr(compiled.outcomes, name),
+                                      getattr(reference.outcomes, name), err_msg=name)
+    np.testing.assert_allclose(compiled.outcomes.final_gap, reference.outcomes.final_gap,
+                               rtol=1e-12, atol=1e-300)
 
 
 def test_the_paraboloids_curvatures_are_the_factorys():
