@@ -25,15 +25,15 @@ Run from the repository root (torch, JAX and optax are optional: ``pip install t
 
 Ratios are optbench's rate over each variant's, measured in the same run; compare them rather than
 absolute rates on a shared machine. The column "w/o ladder" gives the ratios of the same run
-without the COCO ladder. optbench (with and without the ladder) and JAX's two variants are timed
-in turn, one run of each a round, so that a slow spell of the machine falls on all of them
-alike: each the best of ``--repeats`` rounds, or of as many as fill 0.3 s for short cases (up to
-100: a run of a millisecond varies by more than the ratios), after a warm-up (JAX's first call
-compiles; optbench's first call loads its kernel from the disk cache, compiled in a child
-process if it was not there; the compile time is reported on its own); the torch variants,
-slower by an order of magnitude, once. The last column is the share of a variant's trials whose first hit is
-optbench's: every variant runs the same trials from the same start points
-(``tests/test_bench.py`` checks that they agree).
+without the COCO ladder. optbench (with and without the ladder) and JAX's two variants are timed in
+turn, one run of each a round, so that a slow spell of the machine falls on all of them alike: each
+the best of ``--repeats`` rounds, or of as many as fill 0.3 s for short cases (up to 100: a run of
+a millisecond varies by more than the ratios), after a warm-up (JAX's first call compiles;
+optbench's first call loads its kernel from the disk cache, compiled in a child process if it was
+not there; the compile time is reported on its own); the torch variants, slower by an order of
+magnitude, once. The last column is the share of a variant's trials whose first hit is optbench's:
+every variant runs the same trials from the same start points (``tests/test_bench.py`` checks that
+they agree).
 """
 
 from __future__ import annotations

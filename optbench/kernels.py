@@ -851,9 +851,11 @@ def _sgd_strips(x, buf, f, least, hit, outside, bound, died_at, last_gap, frozen
     :func:`_sgd_block` (the update, and the value summed as :func:`_value_term`),
     :func:`_bookkeep` and :func:`run_chunk` (a divergence) compute it, bit for bit.
 
-    The block's arrays hold the state after step 0 and get it after the last step. The last
-    strip's lanes past ``n`` run trial ``n - 1`` again in the block's spare rows (the block
-    size a multiple of ``LANES``), so that every strip loads and stores whole vectors.
+    The block's arrays hold the state after step 0 and get it after the last step (a strip whose
+    trials have all diverged stops, their outcomes final: checked every :data:`_DEAD_CHECK`
+    steps). The last strip's lanes past ``n`` run trial ``n - 1`` again in the block's spare
+    rows (the block size a multiple of ``LANES``), so that every strip loads and stores whole
+    vectors.
     """
     literally(nesterov)
     literally(maximize)
