@@ -16,9 +16,9 @@ read once per run of trials that share them (a group), so the powers of the bias
 computed per group and step, not per element; the discrete options (``maximize``, ``amsgrad``,
 ...) are compile-time constants, so each combination gets its own vectorized code.
 
-Covered: ``sgd``, ``adagrad``, ``rmsprop``, ``adam`` and ``adamw`` (Adam's kernel, decoupled
-weight decay: :data:`ALIASES`) on ``paraboloid`` and ``rosenbrock``, with either target
-criterion. Anything else runs on the NumPy path (:func:`supports` says which).
+Covered: ``sgd``, ``adagrad``, ``rmsprop``, ``adam``, ``adamw`` (Adam's kernel, decoupled weight
+decay: :data:`ALIASES`), ``adamax``, ``lion`` and ``sign_descent`` on ``paraboloid`` and
+``rosenbrock``, with either target criterion. Anything else runs on the NumPy path (:func:`supports` says which).
 
 Compiled code is cached on disk (numba ``cache=True``); the cache is keyed on this file and on
 the sources of the rules and functions it compiles, so editing an update rule recompiles.
@@ -313,6 +313,9 @@ _sgd_rule = njit(error_model="numpy")(_opt.sgd_rule)
 _adagrad_rule = njit(error_model="numpy")(_opt.adagrad_rule)
 _rmsprop_rule = njit(error_model="numpy")(_opt.rmsprop_rule)
 _adam_rule = njit(error_model="numpy")(_opt.adam_rule)
+_adamax_rule = njit(error_model="numpy")(_opt.adamax_rule)
+_lion_rule = njit(error_model="numpy")(_opt.lion_rule)
+_sign_descent_rule = njit(error_model="numpy")(_opt.sign_descent_rule)
 
 # ---------------------------------------------------------------------------------------------
 # Functions: the value over a (D, n) block, exactly as functions.py computes it (the gradient
@@ -630,12 +633,73 @@ def _adam_block(x, x_in, exp_avg, exp_avg_sq, max_exp_avg_sq, runs, n_runs, step
                 _value_term(x_new, fused, a, value, d, v, i)
 
 
+@njit(**_DISJOINT)
+def _adamax_block(x, x_in, exp_avg, exp_inf, runs, n_runs, step, table, wd, maximize, fused,
+                  fvec, value, by_coordinate):
+    literally(maximize)
+    literally(fused)
+    maximize = _constant(maximize)
+    for r in range(n_runs):
+        lo, hi, s = _run(runs, r)
+        lr, beta1, beta2, eps = table[s, 0], table[s, 1], table[s, 2], table[s, 3]
+        weight_decay = _item(wd, s)
+        for d in range(x.shape[0]):
+            a, v = fvec[d], d if by_coordinate else 0
+            for i in range(lo, hi):
+                x_new, exp_avg[d, i], exp_inf[d, i] = _adamax_rule(
+                    x_in[d, i], _gradient(x_in, d, i, fused, a), exp_avg[d, i], exp_inf[d, i],
+                    step, lr, beta1, beta2, eps, weight_decay, maximize)
+                x[d, i] = x_new
+                _value_term(x_new, fused, a, value, d, v, i)
+
+
+@njit(**_DISJOINT)
+def _lion_block(x, x_in, exp_avg, runs, n_runs, table, wd, maximize, fused, fvec, value,
+                by_coordinate):
+    literally(maximize)
+    literally(fused)
+    maximize = _constant(maximize)
+    for r in range(n_runs):
+        lo, hi, s = _run(runs, r)
+        lr, beta1, beta2 = table[s, 0], table[s, 1], table[s, 2]
+        weight_decay = _item(wd, s)
+        for d in range(x.shape[0]):
+            a, v = fvec[d], d if by_coordinate else 0
+            for i in range(lo, hi):
+                x_new, exp_avg[d, i] = _lion_rule(
+                    x_in[d, i], _gradient(x_in, d, i, fused, a), exp_avg[d, i], lr, beta1,
+                    beta2, weight_decay, maximize)
+                x[d, i] = x_new
+                _value_term(x_new, fused, a, value, d, v, i)
+
+
+@njit(**_DISJOINT)
+def _sign_descent_block(x, x_in, runs, n_runs, table, maximize, fused, fvec, value,
+                        by_coordinate):
+    literally(maximize)
+    literally(fused)
+    maximize = _constant(maximize)
+    for r in range(n_runs):
+        lo, hi, s = _run(runs, r)
+        lr = table[s, 0]
+        for d in range(x.shape[0]):
+            a, v = fvec[d], d if by_coordinate else 0
+            for i in range(lo, hi):
+                x_new = _sign_descent_rule(x_in[d, i], _gradient(x_in, d, i, fused, a), lr,
+                                           maximize)
+                x[d, i] = x_new
+                _value_term(x_new, fused, a, value, d, v, i)
+
+
 #: Per-group hyperparameter columns of each kernel, in order.
 COLUMNS = {
     "sgd": ("lr", "momentum", "dampening"),
     "adagrad": ("lr", "lr_decay", "eps", "initial_accumulator_value"),
     "rmsprop": ("lr", "alpha", "eps", "momentum"),
     "adam": ("lr", "betas[0]", "betas[1]", "eps"),
+    "adamax": ("lr", "betas[0]", "betas[1]", "eps"),
+    "lion": ("lr", "betas[0]", "betas[1]"),
+    "sign_descent": ("lr",),
 }
 #: Discrete options of each kernel, in order (literals: one compiled variant per combination).
 FLAGS = {
@@ -644,7 +708,12 @@ FLAGS = {
     "rmsprop": ("centered", "maximize", "first_gradient"),
     "adam": ("amsgrad", "decoupled_weight_decay", "maximize", "bias_correction",
              "first_gradient"),
+    "adamax": ("maximize",),
+    "lion": ("maximize",),
+    "sign_descent": ("maximize",),
 }
+#: The kernels' hyperparameter tables, in the order of run_chunk's (and _update's) arguments.
+_TABLES = ("adam", "sgd", "adagrad", "rmsprop", "adamax", "lion", "sign_descent")
 #: Optimizers whose update rule is another kernel's with some options fixed:
 #: ``name -> (kernel, fixed options)``. AdamW is Adam with decoupled weight decay (as in torch:
 #: :func:`optbench.optimizers.adamw`).
@@ -652,13 +721,13 @@ ALIASES = {"adamw": ("adam", {"decoupled_weight_decay": True, "bias_correction":
 
 
 @njit(**_JIT)
-def _update(x, x_in, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsprop, wd, f0,
-            f1, f2, f3, f4, fused, fvec, value, by_coordinate):
+def _update(x, x_in, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsprop, adamax,
+            lion, sign_descent, wd, f0, f1, f2, f3, f4, fused, fvec, value, by_coordinate):
     """One step of the optimizer on a block: ``x`` from ``x_in`` (and, ``fused``, the function's
     terms into ``value``, its gradient recomputed from ``x_in``).
 
-    Exactly one of ``adam``, ``sgd``, ``adagrad``, ``rmsprop`` is its per-group hyperparameter
-    table (the others are None), ``wd`` the weight-decay column or None when no trial of the
+    Exactly one of ``adam``, ``sgd``, ``adagrad``, ``rmsprop``, ``adamax``, ``lion`` and
+    ``sign_descent`` is its per-group hyperparameter table (``COLUMNS``; the others are None), ``wd`` the weight-decay column or None when no trial of the
     chunk decays (as the NumPy path), ``s0..s2`` the state buffers or None; ``f0..f4`` the
     optimizer's discrete options (``FLAGS``). ``value`` gets coordinate ``d``'s terms in its
     row ``d`` (``by_coordinate``, to be summed pairwise) or all of them in row 0.
@@ -681,6 +750,14 @@ def _update(x, x_in, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsprop
     if rmsprop is not None:
         _rmsprop_block(x, x_in, s0, s1, s2, runs, n_runs, step, rmsprop, wd, f1, f2, fused,
                        fvec, value, by_coordinate)
+    if adamax is not None:
+        _adamax_block(x, x_in, s0, s1, runs, n_runs, step, adamax, wd, f0, fused, fvec, value,
+                      by_coordinate)
+    if lion is not None:
+        _lion_block(x, x_in, s0, runs, n_runs, lion, wd, f0, fused, fvec, value, by_coordinate)
+    if sign_descent is not None:
+        _sign_descent_block(x, x_in, runs, n_runs, sign_descent, f0, fused, fvec, value,
+                            by_coordinate)
 
 
 @njit(**_DISJOINT)
@@ -944,8 +1021,8 @@ def _sgd_strips(x, buf, f, least, hit, outside, bound, died_at, last_gap, frozen
 
 
 @njit(cache=True, **_JIT)
-def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x0, row_setting,
-              fn, fvec, fscalar, f_star, minimizers, steps, by_distance, target, bound_is_gap,
+def run_chunk(adam, sgd, adagrad, rmsprop, adamax, lion, sign_descent, wd, s0, s1, s2, f0, f1,
+              f2, f3, f4, x0, row_setting, fn, fvec, fscalar, f_star, minimizers, steps, by_distance, target, bound_is_gap,
               divergence, record_rows, points, gaps, block, strips, status, first_hit, settled,
               diverged_at, final_gap, best_gap, final_distance, ladder, ladder_rows,
               ladder_hits):
@@ -1028,6 +1105,8 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
     state0, state1, state2 = _borrowed(s0), _borrowed(s1), _borrowed(s2)
     adam_table, sgd_table = _borrowed(adam), _borrowed(sgd)
     adagrad_table, rmsprop_table = _borrowed(adagrad), _borrowed(rmsprop)
+    adamax_table, lion_table = _borrowed(adamax), _borrowed(lion)
+    sign_descent_table = _borrowed(sign_descent)
     wd_column, ladder_steps = _borrowed(wd), _borrowed(ladder_hits)
     # The value's row of the paraboloid's update, for each buffer (not reshaped every step).
     f_row, f_in_row = f.reshape((1, B)), f_in.reshape((1, B))
@@ -1130,14 +1209,14 @@ def run_chunk(adam, sgd, adagrad, rmsprop, wd, s0, s1, s2, f0, f1, f2, f3, f4, x
             if fused == FUSE_PARABOLOID:
                 value = terms if by_coordinate else f_row
                 _update(x, x_in, state0, state1, state2, runs, n_runs, float(k), adam_table,
-                        sgd_table, adagrad_table, rmsprop_table, wd_column, f0, f1, f2, f3, f4,
-                        FUSE_PARABOLOID, fvec, value, by_coordinate)
+                        sgd_table, adagrad_table, rmsprop_table, adamax_table, lion_table,
+                        sign_descent_table, wd_column, f0, f1, f2, f3, f4, FUSE_PARABOLOID, fvec, value, by_coordinate)
                 if by_coordinate:
                     _pairwise_sum(terms, 0, D, n, f, acc)
             else:
                 _update(x, x_in, state0, state1, state2, runs, n_runs, float(k), adam_table,
-                        sgd_table, adagrad_table, rmsprop_table, wd_column, f0, f1, f2, f3, f4,
-                        FUSE_ROSENBROCK, fvec, terms, True)
+                        sgd_table, adagrad_table, rmsprop_table, adamax_table, lion_table,
+                        sign_descent_table, wd_column, f0, f1, f2, f3, f4, FUSE_ROSENBROCK, fvec, terms, True)
                 _rosenbrock_terms(x, n, terms)
                 _pairwise_sum(terms, 0, D - 1, n, f, acc)
             if by_distance:
@@ -1470,10 +1549,11 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
     spec = _opt.OPTIMIZERS[optimizer]
     code, fvec, fscalar = function_code(function, params)
     T, D = x0.shape
-    table, row_setting = _settings(optimizer, COLUMNS[optimizer] + ("weight_decay",), options,
-                                   group_ids)
-    wd = table[:, -1].copy() if (table[:, -1] != 0).any() else None
-    table = np.ascontiguousarray(table[:, :-1])
+    decays = "weight_decay" in spec.hyperparameters  # (sign descent has none)
+    table, row_setting = _settings(
+        optimizer, COLUMNS[optimizer] + (("weight_decay",) if decays else ()), options, group_ids)
+    wd = table[:, -1].copy() if decays and (table[:, -1] != 0).any() else None
+    table = np.ascontiguousarray(table[:, :-1] if decays else table)
     flags = {name: _flag(name, options, spec) for name in FLAGS[optimizer]}
     # A small chunk's blocks are no wider than it: their state is zeroed block by block.
     B = min(block_size(D), max(LANES, -(-T // LANES) * LANES))
@@ -1492,9 +1572,11 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
         states = (buffer(), None, None)
     elif optimizer == "rmsprop":
         states = (buffer(), buffer(flags["centered"]), buffer(bool(np.any(table[:, 3] != 0))))
-    else:
+    elif optimizer == "adam":
         states = (buffer(), buffer(), buffer(flags["amsgrad"]))
-    tables = [table if name == optimizer else None for name in ("adam", "sgd", "adagrad", "rmsprop")]
+    else:  # adamax (exp_avg, exp_inf), lion (exp_avg), sign descent (stateless)
+        states = (buffer(optimizer != "sign_descent"), buffer(optimizer == "adamax"), None)
+    tables = [table if name == optimizer else None for name in _TABLES]
     flag_values = list(flags.values()) + [False] * (5 - len(flags))
     record_rows = np.asarray(record_rows, dtype=np.int64)
     out = out if out is not None else {

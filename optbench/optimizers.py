@@ -1256,7 +1256,9 @@ def lion_rule(x, g, exp_avg, lr, beta1, beta2, weight_decay, maximize):
     r"""One Lion step; see :func:`lion`. Returns ``(x, exp_avg)``."""
     if maximize:
         g = -g
-    b1, c1, b2, c2, lr = (in_precision(v, x) for v in (beta1, 1 - beta1, beta2, 1 - beta2, lr))
+    b1, c1 = in_precision(beta1, x), in_precision(1 - beta1, x)
+    b2, c2 = in_precision(beta2, x), in_precision(1 - beta2, x)
+    lr = in_precision(lr, x)
     update = np.sign(b1 * exp_avg + c1 * g)
     if weight_decay is not None:
         update = update + in_precision(weight_decay, x) * x

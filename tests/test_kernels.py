@@ -194,7 +194,10 @@ def test_kernel_equals_numpy_on_rosenbrock(dim):
     ("sgd", {"lr": [1e-4, 1e-3], "momentum": [0.9, 0.5]}),
     ("adagrad", {"lr": [0.05, 0.2]}),
     ("rmsprop", {"lr": [1e-3, 1e-2], "momentum": [0.0, 0.5]}),
-], ids=["sgd", "adagrad", "rmsprop"])
+    ("adamax", {"lr": [1e-3, 1e-2]}),
+    ("lion", {"lr": [1e-4, 1e-3]}),
+    ("sign_descent", {"lr": [1e-4, 1e-3]}),
+], ids=["sgd", "adagrad", "rmsprop", "adamax", "lion", "sign_descent"])
 def test_every_kernel_optimizer_on_rosenbrock(optimizer, values):
     """Rosenbrock's gradient is recomputed from the points inside each optimizer's loop."""
     x0, group_ids, options = sweep(10, values, dim=12, box=1.5)
@@ -223,9 +226,45 @@ def test_pairwise_sum_is_numpys(count):
 def test_what_the_kernels_cover():
     assert kernels.supports("paraboloid", {}, "adam")
     assert kernels.supports("rosenbrock", {"dim": 50}, "sgd")
-    assert kernels.supports("rosenbrock", {"dim": 50}, "adamw")
+    for optimizer in ("adamw", "adamax", "lion", "sign_descent"):
+        assert kernels.supports("rosenbrock", {"dim": 50}, optimizer)
     assert not kernels.supports("beale", {}, "adam")
-    assert not kernels.supports("paraboloid", {}, "lion")
+    assert not kernels.supports("paraboloid", {}, "nadam")
+
+
+SIGN_CASES = [
+    ("adamax", {"lr": [0.05, 0.5, 2.0], "betas": ([0.9, 0.5, 0.9], [0.999, 0.99, 0.999])}, {}),
+    ("adamax", {"lr": [0.05, 0.5], "weight_decay": [0.0, 0.05]}, {"maximize": False}),
+    ("lion", {"lr": [0.003, 0.03], "betas": ([0.9, 0.5], [0.99, 0.9])}, {}),
+    ("lion", {"lr": [0.003, 0.03], "weight_decay": [0.1, 0.0]}, {}),
+    ("sign_descent", {"lr": [0.001, 0.01, 0.1]}, {}),
+]
+
+
+@pytest.mark.parametrize("dim", [2, 10])
+@pytest.mark.parametrize(("optimizer", "values", "static"), SIGN_CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(SIGN_CASES)])
+def test_kernel_equals_numpy_for_adamax_lion_and_sign_descent(optimizer, values, static, dim):
+    """Adamax's infinity norm, and the sign updates of Lion and sign descent (which reach a
+    loose target only: their steps do not shrink), with and without weight decay."""
+    x0, group_ids, options = sweep(30, values, dim=dim)
+    options.update(static)
+    a = list(np.linspace(0.2, 2.0, dim))
+    reference, compiled = both_loops("paraboloid", {"a": a, "c": -5.0}, optimizer, options, x0,
+                                     group_ids, target=1e-2, record_rows=[0, 31])
+    assert_same(reference, compiled)
+
+
+@pytest.mark.parametrize("optimizer", ["adamax", "lion", "sign_descent"])
+def test_maximize_ascends_in_the_kernel_as_in_numpy(optimizer):
+    x0, group_ids, options = sweep(20, {"lr": [0.01, 0.1]}, dim=2)
+    options["maximize"] = True
+    (want, *_), (got, *_) = both_loops(*PARABOLOID, optimizer, options, x0, group_ids,
+                                       divergence_kind="factor", divergence=10.0)
+    for name in ("status", "first_hit", "diverged_at", "ladder_hits"):
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert (want["status"] == runner.DIVERGED).any()
+    np.testing.assert_allclose(got["final_gap"], want["final_gap"], rtol=1e-12)
 
 
 @pytest.mark.parametrize("extra", [{}, {"weight_decay": 0.1, "amsgrad": True, "maximize": False}],
