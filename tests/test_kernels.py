@@ -255,11 +255,12 @@ def test_kernel_equals_numpy_for_adamax_lion_and_sign_descent(optimizer, values,
     assert_same(reference, compiled)
 
 
-@pytest.mark.parametrize("optimizer", ["adamax", "lion", "sign_descent"])
-def test_maximize_ascends_in_the_kernel_as_in_numpy(optimizer):
+def test_maximize_ascends_in_the_kernel_as_in_numpy():
+    """(Lion's: each kernel negates the gradient the same way, and each flag compiles a variant
+    of its own, 10-20 s of the suite.)"""
     x0, group_ids, options = sweep(20, {"lr": [0.01, 0.1]}, dim=2)
     options["maximize"] = True
-    (want, *_), (got, *_) = both_loops(*PARABOLOID, optimizer, options, x0, group_ids,
+    (want, *_), (got, *_) = both_loops(*PARABOLOID, "lion", options, x0, group_ids,
                                        divergence_kind="factor", divergence=10.0)
     for name in ("status", "first_hit", "diverged_at", "ladder_hits"):
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
@@ -267,7 +268,7 @@ def test_maximize_ascends_in_the_kernel_as_in_numpy(optimizer):
     np.testing.assert_allclose(got["final_gap"], want["final_gap"], rtol=1e-12)
 
 
-@pytest.mark.parametrize("extra", [{}, {"weight_decay": 0.1, "amsgrad": True, "maximize": False}],
+@pytest.mark.parametrize("extra", [{}, {"weight_decay": 0.1, "maximize": False}],
                          ids=["defaults", "options"])
 def test_adamw_runs_in_adams_kernel(extra):
     """AdamW is Adam with decoupled weight decay: it runs in Adam's kernel, with its own default
@@ -297,12 +298,11 @@ functions:
 optimizers:
   - label: adamw
     optimizer: adamw
-    lr: [0.01, 0.05]
-    amsgrad: [false, true]
+    lr: [0.01, 0.05, 0.2]
 """)
     compiled, reference = (runner.run(config, engine=engine) for engine in ("numba", "numpy"))
-    assert compiled.execution["trials_per_loop"] == {"numba": 120, "numpy": 0}
-    assert reference.execution["trials_per_loop"] == {"numba": 0, "numpy": 120}
+    assert compiled.execution["trials_per_loop"] == {"numba": 90, "numpy": 0}
+    assert reference.execution["trials_per_loop"] == {"numba": 0, "numpy": 90}
     for name in ("status", "first_hit", "settled", "diverged_at"):
         np.testing.assert_array_equal(getattr(compiled.outcomes, name),
                                       getattr(reference.outcomes, name), err_msg=name)

@@ -120,9 +120,9 @@ KERNEL_CASES = [
     ("sgd", {"lr": [0.05, 0.2, 0.01], "momentum": [0.5, 0.0, 0.9]}, {}),
     ("adagrad", {"lr": [0.1, 1.0, 0.3], "initial_accumulator_value": [0.0, 0.1, 0.5]}, {}),
     ("rmsprop", {"lr": [0.001, 0.01, 0.03], "momentum": [0.0, 0.5, 0.9]}, {"centered": True}),
+    # (Adamax's rule rounds the most scalars to float32 of the kernels added last: each
+    # optimizer's float32 variant costs the suite 10-15 s of compiling.)
     ("adamax", {"lr": [0.01, 0.1, 0.5], "weight_decay": [0.0, 0.01, 0.1]}, {}),
-    ("lion", {"lr": [0.001, 0.01, 0.05], "betas": ([0.9, 0.5, 0.9], [0.99] * 3)}, {}),
-    ("sign_descent", {"lr": [0.001, 0.01, 0.05]}, {}),
 ]
 
 
