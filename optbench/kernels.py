@@ -18,7 +18,8 @@ computed per group and step, not per element; the discrete options (``maximize``
 
 Covered: ``sgd``, ``adagrad``, ``rmsprop``, ``adam``, ``adamw`` (Adam's kernel, decoupled weight
 decay: :data:`ALIASES`), ``adamax``, ``lion`` and ``sign_descent`` on ``paraboloid`` and
-``rosenbrock``, with either target criterion. Anything else runs on the NumPy path (:func:`supports` says which).
+``rosenbrock``, with either target criterion. Anything else runs on the NumPy path
+(:func:`supports` says which).
 
 Compiled code is cached on disk (numba ``cache=True``); the cache is keyed on this file and on
 the sources of the rules and functions it compiles, so editing an update rule recompiles.
@@ -712,8 +713,6 @@ FLAGS = {
     "lion": ("maximize",),
     "sign_descent": ("maximize",),
 }
-#: The kernels' hyperparameter tables, in the order of run_chunk's (and _update's) arguments.
-_TABLES = ("adam", "sgd", "adagrad", "rmsprop", "adamax", "lion", "sign_descent")
 #: Optimizers whose update rule is another kernel's with some options fixed:
 #: ``name -> (kernel, fixed options)``. AdamW is Adam with decoupled weight decay (as in torch:
 #: :func:`optbench.optimizers.adamw`).
@@ -727,8 +726,9 @@ def _update(x, x_in, s0, s1, s2, runs, n_runs, step, adam, sgd, adagrad, rmsprop
     terms into ``value``, its gradient recomputed from ``x_in``).
 
     Exactly one of ``adam``, ``sgd``, ``adagrad``, ``rmsprop``, ``adamax``, ``lion`` and
-    ``sign_descent`` is its per-group hyperparameter table (``COLUMNS``; the others are None), ``wd`` the weight-decay column or None when no trial of the
-    chunk decays (as the NumPy path), ``s0..s2`` the state buffers or None; ``f0..f4`` the
+    ``sign_descent`` is its per-group hyperparameter table (``COLUMNS``; the others are None),
+    ``wd`` the weight-decay column or None when no trial of the chunk decays (as the NumPy
+    path), ``s0..s2`` the state buffers or None; ``f0..f4`` the
     optimizer's discrete options (``FLAGS``). ``value`` gets coordinate ``d``'s terms in its
     row ``d`` (``by_coordinate``, to be summed pairwise) or all of them in row 0.
     """
@@ -1022,10 +1022,10 @@ def _sgd_strips(x, buf, f, least, hit, outside, bound, died_at, last_gap, frozen
 
 @njit(cache=True, **_JIT)
 def run_chunk(adam, sgd, adagrad, rmsprop, adamax, lion, sign_descent, wd, s0, s1, s2, f0, f1,
-              f2, f3, f4, x0, row_setting, fn, fvec, fscalar, f_star, minimizers, steps, by_distance, target, bound_is_gap,
-              divergence, record_rows, points, gaps, block, strips, status, first_hit, settled,
-              diverged_at, final_gap, best_gap, final_distance, ladder, ladder_rows,
-              ladder_hits):
+              f2, f3, f4, x0, row_setting, fn, fvec, fscalar, f_star, minimizers, steps,
+              by_distance, target, bound_is_gap, divergence, record_rows, points, gaps, block,
+              strips, status, first_hit, settled, diverged_at, final_gap, best_gap,
+              final_distance, ladder, ladder_rows, ladder_hits):
     """Run ``steps`` updates of every trial of ``x0 (T, D)``; fill the per-trial outputs.
 
     Mirrors :func:`optbench.runner.run_trials` step for step and :func:`optbench.runner.finish`
@@ -1210,13 +1210,15 @@ def run_chunk(adam, sgd, adagrad, rmsprop, adamax, lion, sign_descent, wd, s0, s
                 value = terms if by_coordinate else f_row
                 _update(x, x_in, state0, state1, state2, runs, n_runs, float(k), adam_table,
                         sgd_table, adagrad_table, rmsprop_table, adamax_table, lion_table,
-                        sign_descent_table, wd_column, f0, f1, f2, f3, f4, FUSE_PARABOLOID, fvec, value, by_coordinate)
+                        sign_descent_table, wd_column, f0, f1, f2, f3, f4, FUSE_PARABOLOID,
+                        fvec, value, by_coordinate)
                 if by_coordinate:
                     _pairwise_sum(terms, 0, D, n, f, acc)
             else:
                 _update(x, x_in, state0, state1, state2, runs, n_runs, float(k), adam_table,
                         sgd_table, adagrad_table, rmsprop_table, adamax_table, lion_table,
-                        sign_descent_table, wd_column, f0, f1, f2, f3, f4, FUSE_ROSENBROCK, fvec, terms, True)
+                        sign_descent_table, wd_column, f0, f1, f2, f3, f4, FUSE_ROSENBROCK,
+                        fvec, terms, True)
                 _rosenbrock_terms(x, n, terms)
                 _pairwise_sum(terms, 0, D - 1, n, f, acc)
             if by_distance:
@@ -1379,6 +1381,8 @@ _ENTRY_POINTS: dict = {}
 
 _PARAMETERS = list(inspect.signature(run_chunk.py_func).parameters)
 _BY_DISTANCE = _PARAMETERS.index("by_distance")
+#: The kernels' hyperparameter tables: run_chunk's arguments before ``wd``, one per COLUMNS key.
+_TABLES = tuple(_PARAMETERS[:_PARAMETERS.index("wd")])
 _X0 = _PARAMETERS.index("x0")
 #: The arguments run_chunk forces to literals (``literally``): its compile-time options.
 _LITERALS = frozenset(_PARAMETERS.index(name) for name in ("f0", "f1", "f2", "f3", "f4",
@@ -1574,8 +1578,12 @@ def run_trials(function: str, params: dict, objective, optimizer: str, options: 
         states = (buffer(), buffer(flags["centered"]), buffer(bool(np.any(table[:, 3] != 0))))
     elif optimizer == "adam":
         states = (buffer(), buffer(), buffer(flags["amsgrad"]))
-    else:  # adamax (exp_avg, exp_inf), lion (exp_avg), sign descent (stateless)
-        states = (buffer(optimizer != "sign_descent"), buffer(optimizer == "adamax"), None)
+    elif optimizer == "adamax":  # exp_avg, exp_inf
+        states = (buffer(), buffer(), None)
+    elif optimizer == "lion":  # exp_avg
+        states = (buffer(), None, None)
+    else:  # sign descent keeps no state
+        states = (None, None, None)
     tables = [table if name == optimizer else None for name in _TABLES]
     flag_values = list(flags.values()) + [False] * (5 - len(flags))
     record_rows = np.asarray(record_rows, dtype=np.int64)

@@ -230,6 +230,8 @@ def test_what_the_kernels_cover():
         assert kernels.supports("rosenbrock", {"dim": 50}, optimizer)
     assert not kernels.supports("beale", {}, "adam")
     assert not kernels.supports("paraboloid", {}, "nadam")
+    # Each kernel has its table argument, its columns and its flags.
+    assert set(kernels._TABLES) == set(kernels.COLUMNS) == set(kernels.FLAGS)
 
 
 SIGN_CASES = [
